@@ -1,0 +1,62 @@
+#include "model/params.hpp"
+
+namespace ctr {
+
+size_t ParamLayout::add(const std::string& name, std::vector<int> shape) {
+    TensorSpec t;
+    t.name = name;
+    t.shape = std::move(shape);
+    t.size = 1;
+    for (int d : t.shape) t.size *= static_cast<size_t>(d);
+    t.offset = total_;
+    total_ += t.size;
+    tensors_.push_back(t);
+    return t.offset;
+}
+
+ParamLayout::ParamLayout(const ModelConfig& c, int n_ctx, bool bos) {
+    const int D = c.d_model, H = c.n_heads, Dh = c.d_head, M = c.d_mlp;
+    const bool norm = c.norm != "none";
+    const bool norm_bias = c.norm == "layernorm";
+    w_num = add("embed.w_num", {D});
+    b_num = add("embed.b_num", {D});
+    e_sep = add("embed.e_sep", {D});
+    e_bos = bos ? add("embed.e_bos", {D}) : kAbsent;
+    W_pos = c.positions == "learned" ? add("pos_embed.W_pos", {n_ctx, D}) : kAbsent;
+    for (int l = 0; l < c.n_layers; ++l) {
+        const std::string p = "blocks." + std::to_string(l) + ".";
+        BlockOffsets b;
+        b.ln1_w = norm ? add(p + "ln1.w", {D}) : kAbsent;
+        b.ln1_b = norm_bias ? add(p + "ln1.b", {D}) : kAbsent;
+        b.W_Q = add(p + "attn.W_Q", {H, D, Dh});
+        b.W_K = add(p + "attn.W_K", {H, D, Dh});
+        b.W_V = add(p + "attn.W_V", {H, D, Dh});
+        b.W_O = add(p + "attn.W_O", {H, Dh, D});
+        b.b_Q = c.attn_bias ? add(p + "attn.b_Q", {H, Dh}) : kAbsent;
+        b.b_K = c.attn_bias ? add(p + "attn.b_K", {H, Dh}) : kAbsent;
+        b.b_V = c.attn_bias ? add(p + "attn.b_V", {H, Dh}) : kAbsent;
+        b.b_O = c.attn_bias ? add(p + "attn.b_O", {D}) : kAbsent;
+        b.q_norm_w = c.qk_norm ? add(p + "attn.q_norm.w", {Dh}) : kAbsent;
+        b.k_norm_w = c.qk_norm ? add(p + "attn.k_norm.w", {Dh}) : kAbsent;
+        const bool mlp = M > 0;
+        b.ln2_w = mlp && norm ? add(p + "ln2.w", {D}) : kAbsent;
+        b.ln2_b = mlp && norm_bias ? add(p + "ln2.b", {D}) : kAbsent;
+        b.W_in = mlp ? add(p + "mlp.W_in", {D, M}) : kAbsent;
+        b.b_in = mlp ? add(p + "mlp.b_in", {M}) : kAbsent;
+        b.W_out = mlp ? add(p + "mlp.W_out", {M, D}) : kAbsent;
+        b.b_out = mlp ? add(p + "mlp.b_out", {D}) : kAbsent;
+        blocks.push_back(b);
+    }
+    ln_final_w = norm ? add("ln_final.w", {D}) : kAbsent;
+    ln_final_b = norm_bias ? add("ln_final.b", {D}) : kAbsent;
+    W_U = add("unembed.W_U", {D});
+    b_U = add("unembed.b_U", {1});
+}
+
+const TensorSpec* ParamLayout::find(const std::string& name) const {
+    for (const auto& t : tensors_)
+        if (t.name == name) return &t;
+    return nullptr;
+}
+
+}  // namespace ctr

@@ -1,0 +1,82 @@
+#pragma once
+// The causal transformer of the catch-tag-release task: embeddings, n_layers pre-norm
+// blocks (attention, optional MLP), optional final norm, and a scalar readout.
+// forward() keeps every activation backward needs, under TransformerLens names and
+// shapes, so the analysis and the run file read them without a second pass.
+#include <vector>
+
+#include "config/config.hpp"
+#include "model/params.hpp"
+#include "task/batch.hpp"
+#include "util/real.hpp"
+
+namespace ctr {
+
+struct BlockActivations {
+    std::vector<real> resid_pre;             // (B, T, D) hook_resid_pre
+    std::vector<real> ln1, ln1_mean, ln1_rstd;  // (B, T, D), (B, T), (B, T); empty without norm
+    std::vector<real> q_pre, k_pre;          // (B, T, H, Dh) before QK-norm; empty without it
+    std::vector<real> q_rstd, k_rstd;        // (B, T, H)
+    std::vector<real> q, k, v;               // (B, T, H, Dh) hook_q, hook_k, hook_v
+    std::vector<real> pattern;               // (B, H, T, T) hook_pattern [batch, head, query, key]
+    std::vector<real> z;                     // (B, T, H, Dh) hook_z
+    std::vector<real> attn_out;              // (B, T, D) hook_attn_out
+    std::vector<real> resid_mid;             // (B, T, D) hook_resid_mid
+    std::vector<real> ln2, ln2_mean, ln2_rstd;  // (B, T, D), (B, T), (B, T)
+    std::vector<real> mlp_pre, mlp_post;     // (B, T, M) hook_pre, hook_post
+    std::vector<real> mlp_out;               // (B, T, D) hook_mlp_out
+    std::vector<real> resid_post;            // (B, T, D) hook_resid_post
+};
+
+struct Activations {
+    int B = 0, T = 0;                        // the batch of the last forward
+    std::vector<BlockActivations> blocks;
+    std::vector<real> ln_final, ln_final_mean, ln_final_rstd;  // (B, T, D), (B, T), (B, T)
+    std::vector<real> output;                // (B, T) the model's prediction at each position
+};
+
+// Gradient scratch for one backward pass; reused across blocks.
+struct GradWorkspace {
+    std::vector<real> dresid;                // (B, T, D) d loss / d residual stream
+    std::vector<real> dx;                    // (B, T, D) d loss / d (normed) block input
+    std::vector<real> dq, dk, dv, dz;        // (B, T, H, Dh)
+    std::vector<real> dq_pre, dk_pre;        // (B, T, H, Dh)
+    std::vector<real> dmlp_pre, dmlp_post;   // (B, T, M)
+    std::vector<real> doutput;               // (B, T)
+    std::vector<real> dembed;                // (B, T, D) d loss / d embedding output
+    std::vector<real> dpattern_row;          // (T)
+};
+
+class Transformer {
+public:
+    // n_ctx: longest sequence; max_batch: largest batch forward() will be given.
+    Transformer(const ModelConfig& cfg, int n_ctx, bool bos, int max_batch);
+
+    const ModelConfig& config() const { return cfg_; }
+    const ParamLayout& layout() const { return layout_; }
+    int n_ctx() const { return n_ctx_; }
+    int max_batch() const { return max_batch_; }
+
+    // Runs the model on the batch, keeps the activations, returns the loss.
+    real forward(const real* params, const Batch& batch);
+    // Adds d loss / d params to grads (flat, same layout). Needs the preceding forward.
+    void backward(const real* params, real* grads, const Batch& batch);
+
+    const Activations& activations() const { return acts_; }
+    // d loss / d embedding output (B, T, D) from the last backward.
+    const std::vector<real>& dembed() const { return ws_.dembed; }
+
+private:
+    void embed_forward(real* out, const real* params, const Batch& batch) const;
+    void embed_backward(real* grads, const real* dout, const Batch& batch) const;
+
+    ModelConfig cfg_;
+    int n_ctx_, max_batch_;
+    bool bos_;
+    ParamLayout layout_;
+    std::vector<real> sinusoid_;             // (n_ctx, D) fixed positions, when chosen
+    Activations acts_;
+    GradWorkspace ws_;
+};
+
+}  // namespace ctr
