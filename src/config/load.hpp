@@ -1,6 +1,8 @@
 #pragma once
 // Reading, validating and writing configs. Every key is described once, in the key
-// table of load.cpp: its path, type, default (from config.hpp), allowed values and doc.
+// table of keys.cpp (config/keys.hpp): its path, type, default (from config.hpp),
+// allowed values and doc.
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -27,8 +29,32 @@ Config config_from_overrides(const std::vector<std::string>& overrides);
 // back gives the same Config.
 std::string config_to_yaml(const Config& cfg);
 
-// Checks ranges and cross-key constraints (e.g. d_model divisible? [SEP] range
-// non-empty). Throws ConfigError naming the key. load_config calls it.
+// Checks every key's range and the cross-key constraints ([SEP] range non-empty,
+// batch_size <= train_size, something to train, theorem71's shape; docs/config.md).
+// Throws ConfigError naming source and the keys. load_config calls it.
 void validate_config(const Config& cfg, const std::string& source);
+
+// Where each key's value came from: "file:line:column" (1-based) for a key read from a
+// file, "--set key=value" for an override. Keys left at their defaults are absent.
+using KeyOrigins = std::map<std::string, std::string>;
+
+struct LoadedConfig {
+    Config config;
+    KeyOrigins origins;
+};
+
+// load_config, also telling where each key was set.
+LoadedConfig load_config_traced(const std::string& path, const std::vector<std::string>& overrides = {});
+
+// Applies overrides "a.b=value" to cfg in order, without validate_config; records
+// their origins when origins is given. Throws ConfigError on a bad override.
+void apply_overrides(Config& cfg, const std::vector<std::string>& overrides, KeyOrigins* origins = nullptr);
+
+// validate_config; a failing check also names where each involved key was set.
+void validate_config(const Config& cfg, const std::string& source, const KeyOrigins& origins);
+
+// The keys (in table order) whose values differ between a and b; empty when equal.
+// Doubles compare bit for bit (through their round-trip text).
+std::vector<std::string> config_diff(const Config& a, const Config& b);
 
 }  // namespace ctr

@@ -9,15 +9,25 @@ namespace ctr {
 // ----------------------------------------------------------------------------
 // linear
 
+constexpr int kLazyProductMaxDepth = 8;
+
 void linear_forward(real* out, int out_stride, const real* inp, int in_stride, const real* W,
                     const real* bias, int N, int C, int OC, bool accumulate) {
     StridedMatMap o(out, N, OC, Eigen::OuterStride<>(out_stride));
     ConstStridedMatMap x(inp, N, C, Eigen::OuterStride<>(in_stride));
     ConstMatMap w(W, C, OC);
-    if (accumulate)
+    // With a short inner dimension (the paper's d_model = 2) Eigen's blocked GEMM spends
+    // most of its time packing; a coefficient-wise product is several times faster there.
+    if (C <= kLazyProductMaxDepth) {
+        if (accumulate)
+            o.noalias() += x.lazyProduct(w);
+        else
+            o.noalias() = x.lazyProduct(w);
+    } else if (accumulate) {
         o.noalias() += x * w;
-    else
+    } else {
         o.noalias() = x * w;
+    }
     if (bias) o.rowwise() += Eigen::Map<const Eigen::Matrix<real, 1, Eigen::Dynamic>>(bias, OC);
 }
 
@@ -28,7 +38,10 @@ void linear_backward(real* dinp, int in_stride, real* dW, real* dbias, const rea
     ConstMatMap w(W, C, OC);
     if (dinp) {
         StridedMatMap dx(dinp, N, C, Eigen::OuterStride<>(in_stride));
-        dx.noalias() += dout_m * w.transpose();
+        if (OC <= kLazyProductMaxDepth)
+            dx.noalias() += dout_m.lazyProduct(w.transpose());
+        else
+            dx.noalias() += dout_m * w.transpose();
     }
     MatMap(dW, C, OC).noalias() += x.transpose() * dout_m;
     if (dbias)
@@ -89,17 +102,28 @@ void norm_backward(real* dinp, real* dw, real* db, const real* dout, const real*
 // ----------------------------------------------------------------------------
 // causal attention
 
-void attention_forward(real* z, real* pattern, const real* q, const real* k, const real* v,
-                       int B, int T, int H, int Dh, real scale) {
+// The attention kernels are templates on d_head so that the common small head sizes
+// get fully unrolled inner loops (kDh = 0: d_head known only at run time). This is the
+// hot path of the paper's model, where d_head = 2 (docs/performance.md).
+template <int kDh>
+void attention_forward_impl(real* z, real* pattern, const real* q, const real* k, const real* v,
+                            int B, int T, int H, int dh, real scale) {
+    const int Dh = kDh > 0 ? kDh : dh;
     const size_t row = static_cast<size_t>(H) * Dh;  // stride between positions in q/k/v/z
     for (int b = 0; b < B; ++b)
-        for (int h = 0; h < H; ++h)
+        for (int h = 0; h < H; ++h) {
+            const size_t head = static_cast<size_t>(b) * T * row + static_cast<size_t>(h) * Dh;
+            const real* __restrict qh = q + head;
+            const real* __restrict kh = k + head;
+            const real* __restrict vh = v + head;
+            real* __restrict zh = z + head;
+            real* __restrict ph = pattern + (static_cast<size_t>(b) * H + h) * T * T;
             for (int i = 0; i < T; ++i) {
-                const real* qi = q + (static_cast<size_t>(b) * T + i) * row + h * Dh;
-                real* p = pattern + ((static_cast<size_t>(b) * H + h) * T + i) * T;
+                const real* qi = qh + i * row;
+                real* p = ph + static_cast<size_t>(i) * T;
                 real maxv = -std::numeric_limits<real>::infinity();
                 for (int j = 0; j <= i; ++j) {
-                    const real* kj = k + (static_cast<size_t>(b) * T + j) * row + h * Dh;
+                    const real* kj = kh + j * row;
                     real s = 0;
                     for (int d = 0; d < Dh; ++d) s += qi[d] * kj[d];
                     p[j] = s * scale;
@@ -112,50 +136,88 @@ void attention_forward(real* z, real* pattern, const real* q, const real* k, con
                 }
                 const real inv = real(1) / sum;
                 for (int j = 0; j <= i; ++j) p[j] *= inv;
-                for (int j = i + 1; j < T; ++j) p[j] = 0;
 
-                real* zi = z + (static_cast<size_t>(b) * T + i) * row + h * Dh;
+                real* zi = zh + i * row;
                 for (int d = 0; d < Dh; ++d) zi[d] = 0;
                 for (int j = 0; j <= i; ++j) {
-                    const real* vj = v + (static_cast<size_t>(b) * T + j) * row + h * Dh;
-                    for (int d = 0; d < Dh; ++d) zi[d] += p[j] * vj[d];
+                    const real* vj = vh + j * row;
+                    const real pj = p[j];
+                    for (int d = 0; d < Dh; ++d) zi[d] += pj * vj[d];
                 }
             }
+        }
 }
 
-void attention_backward(real* dq, real* dk, real* dv, const real* dz, const real* pattern,
-                        const real* q, const real* k, const real* v, int B, int T, int H,
-                        int Dh, real scale, real* scratch) {
+template <int kDh>
+void attention_backward_impl(real* dq, real* dk, real* dv, const real* dz, const real* pattern,
+                             const real* q, const real* k, const real* v, int B, int T, int H,
+                             int dh, real scale, real* scratch) {
+    const int Dh = kDh > 0 ? kDh : dh;
     const size_t row = static_cast<size_t>(H) * Dh;
-    real* dp = scratch;  // (T) d loss / d pattern for one query row
+    real* __restrict dp = scratch;  // (T) d loss / d pattern for one query row
     for (int b = 0; b < B; ++b)
-        for (int h = 0; h < H; ++h)
+        for (int h = 0; h < H; ++h) {
+            const size_t head = static_cast<size_t>(b) * T * row + static_cast<size_t>(h) * Dh;
+            const real* __restrict qh = q + head;
+            const real* __restrict kh = k + head;
+            const real* __restrict vh = v + head;
+            const real* __restrict dzh = dz + head;
+            real* __restrict dqh = dq + head;
+            real* __restrict dkh = dk + head;
+            real* __restrict dvh = dv + head;
+            const real* __restrict ph = pattern + (static_cast<size_t>(b) * H + h) * T * T;
             for (int i = 0; i < T; ++i) {
-                const size_t qi_off = (static_cast<size_t>(b) * T + i) * row + h * Dh;
-                const real* p = pattern + ((static_cast<size_t>(b) * H + h) * T + i) * T;
-                const real* dzi = dz + qi_off;
+                const real* p = ph + static_cast<size_t>(i) * T;
+                const real* dzi = dzh + i * row;
                 real p_dot_dp = 0;
                 for (int j = 0; j <= i; ++j) {
-                    const size_t j_off = (static_cast<size_t>(b) * T + j) * row + h * Dh;
+                    const real* vj = vh + j * row;
+                    real* dvj = dvh + j * row;
                     real s = 0;
                     for (int d = 0; d < Dh; ++d) {
-                        s += dzi[d] * v[j_off + d];
-                        dv[j_off + d] += p[j] * dzi[d];
+                        s += dzi[d] * vj[d];
+                        dvj[d] += p[j] * dzi[d];
                     }
                     dp[j] = s;
                     p_dot_dp += p[j] * s;
                 }
                 // softmax backward: dlogit_j = p_j (dp_j - sum_k p_k dp_k)
+                const real* qi = qh + i * row;
+                real* dqi = dqh + i * row;
                 for (int j = 0; j <= i; ++j) {
-                    const size_t j_off = (static_cast<size_t>(b) * T + j) * row + h * Dh;
                     const real dlogit = p[j] * (dp[j] - p_dot_dp) * scale;
+                    const real* kj = kh + j * row;
+                    real* dkj = dkh + j * row;
                     for (int d = 0; d < Dh; ++d) {
-                        dq[qi_off + d] += dlogit * k[j_off + d];
-                        dk[j_off + d] += dlogit * q[qi_off + d];
+                        dqi[d] += dlogit * kj[d];
+                        dkj[d] += dlogit * qi[d];
                     }
                 }
             }
+        }
 }
+
+#define CTR_DISPATCH_DHEAD(fn, Dh, ...)              \
+    switch (Dh) {                                    \
+        case 1: return fn<1>(__VA_ARGS__);           \
+        case 2: return fn<2>(__VA_ARGS__);           \
+        case 4: return fn<4>(__VA_ARGS__);           \
+        case 8: return fn<8>(__VA_ARGS__);           \
+        case 16: return fn<16>(__VA_ARGS__);         \
+        default: return fn<0>(__VA_ARGS__);          \
+    }
+
+void attention_forward(real* z, real* pattern, const real* q, const real* k, const real* v,
+                       int B, int T, int H, int Dh, real scale) {
+    CTR_DISPATCH_DHEAD(attention_forward_impl, Dh, z, pattern, q, k, v, B, T, H, Dh, scale)
+}
+
+void attention_backward(real* dq, real* dk, real* dv, const real* dz, const real* pattern,
+                        const real* q, const real* k, const real* v, int B, int T, int H,
+                        int Dh, real scale, real* scratch) {
+    CTR_DISPATCH_DHEAD(attention_backward_impl, Dh, dq, dk, dv, dz, pattern, q, k, v, B, T, H, Dh, scale, scratch)
+}
+#undef CTR_DISPATCH_DHEAD
 
 // ----------------------------------------------------------------------------
 // activations

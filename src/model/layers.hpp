@@ -23,8 +23,8 @@ void norm_forward(real* out, real* mean, real* rstd, const real* inp, const real
 void norm_backward(real* dinp, real* dw, real* db, const real* dout, const real* inp,
                    const real* w, const real* mean, const real* rstd, int N, int C, bool rms);
 
-// Causal softmax attention. q, k, v, z: (B, T, H, Dh); pattern: (B, H, T, T), zero above
-// the diagonal. logits = scale * q.k, softmax shifted by the row max so huge logits
+// Causal softmax attention. q, k, v, z: (B, T, H, Dh); pattern: (B, H, T, T). Only the
+// causal part (key <= query) is written: the caller keeps the rest zero. logits = scale * q.k, softmax shifted by the row max so huge logits
 // (sinks push them up) stay finite.
 void attention_forward(real* z, real* pattern, const real* q, const real* k, const real* v,
                        int B, int T, int H, int Dh, real scale);

@@ -135,6 +135,8 @@ real Transformer::forward(const real* p, const Batch& batch) {
     const int HD = H * Dh;
     const bool norm = cfg_.norm != "none", rms = cfg_.norm == "rmsnorm";
     const real scale = cfg_.attn_scale == "inv_sqrt_d_head" ? real(1) / std::sqrt(real(Dh)) : real(1);
+    if (T != acts_.T)  // the attention kernel writes only key <= query; the rest must read 0
+        for (auto& a : acts_.blocks) std::fill(a.pattern.begin(), a.pattern.end(), real(0));
     acts_.B = B;
     acts_.T = T;
 

@@ -1,0 +1,76 @@
+#pragma once
+// One training run, step by step: the data, the model, the optimizer, and every piece
+// of state a checkpoint must hold to resume bit for bit (TrainState).
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "config/config.hpp"
+#include "model/transformer.hpp"
+#include "task/averaging.hpp"
+#include "training/optimizer.hpp"
+#include "util/rng.hpp"
+
+namespace ctr {
+
+// Everything that changes during training. Data sets and the probe batch are not
+// here: they are regenerated from the config and seed.
+struct TrainState {
+    std::vector<real> params;     // (P) flat, ParamLayout order
+    OptimizerState opt;
+    int64_t step = 0;             // updates done
+    int64_t epoch = 0;            // epochs started (fixed training set only)
+    int64_t batch_in_epoch = 0;   // batches of the current epoch done
+    std::vector<int> order;       // (train_size) this epoch's order of the training set
+    Rng shuffle_rng;              // reshuffles the training set each epoch
+    Rng fresh_rng;                // draws fresh sequences when task.train_size is 0
+};
+
+struct StepStats {
+    int64_t step;                 // the step this update completed (1-based)
+    double loss;                  // training loss of the batch, before the update
+    double grad_norm;             // before clipping
+    double lr;
+};
+
+struct EvalStats {
+    double loss;                  // MSE on the held-out set
+    double rel_error;             // loss / MSE of always predicting the training targets' mean
+};
+
+class Trainer {
+public:
+    explicit Trainer(const Config& cfg);
+
+    const Config& config() const { return cfg_; }
+    const ParamLayout& layout() const { return train_model_.layout(); }
+    int64_t total_steps() const { return total_steps_; }
+    int64_t steps_per_epoch() const { return steps_per_epoch_; }
+    bool done() const { return state_.step >= total_steps_; }
+
+    StepStats train_step();
+    EvalStats evaluate();
+    // Runs the model on the probe batch; its activations are then in probe_model().
+    double run_probe();
+
+    const Transformer& probe_model() const { return eval_model_; }
+    const Batch& probe_batch() const { return probe_batch_; }
+    TrainState& state() { return state_; }
+    const TrainState& state() const { return state_; }
+
+private:
+    void start_epoch();
+    void next_batch();
+
+    Config cfg_;
+    Transformer train_model_;     // workspace for batch_size
+    Transformer eval_model_;      // workspace for max(eval_size, probe_size)
+    SequenceSet train_set_;       // empty when train_size is 0
+    Batch eval_batch_, probe_batch_, batch_;
+    std::vector<real> grads_;     // (P)
+    double baseline_mse_ = 0;     // eval MSE of the training targets' mean
+    int64_t total_steps_ = 0, steps_per_epoch_ = 0;
+    TrainState state_;
+};
+
+}  // namespace ctr
