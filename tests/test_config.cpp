@@ -99,7 +99,7 @@ TEST_CASE("config key table is consistent", "[config]") {
             section_order.push_back(sec);
         }
     }
-    CHECK(section_order == std::vector<std::string>{"", "model", "task", "train"});
+    CHECK(section_order == std::vector<std::string>{"", "model", "task", "train", "log", "analysis"});
     CHECK(find_key("model.d_model") != nullptr);
     CHECK(find_key("model") == nullptr);
     CHECK(is_config_section("train"));

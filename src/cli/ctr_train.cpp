@@ -1,1 +1,178 @@
-int main() { return 0; }
+// ctr-train: trains the catch-tag-release model of a config and writes one run file.
+#include <boost/program_options.hpp>
+#include <chrono>
+#include <memory>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "cli/common/interrupt.hpp"
+#include "cli/common/progress.hpp"
+#include "config/load.hpp"
+#include "io/run_file.hpp"
+#include "training/run_loop.hpp"
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+using namespace ctr;
+
+namespace {
+
+constexpr int kExitUsage = 2;    // bad flags, bad config, refused output
+constexpr int kExitFailure = 1;  // I/O and other failures during the run
+constexpr int kExitInterrupted = 130;
+
+struct UsageError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+const char* const kUsage =
+    "usage: ctr-train CONFIG.yaml [--set key=value ...] [--seed N] [--out RUN.h5] [--overwrite] [--quiet]\n"
+    "       ctr-train --resume RUN.h5 [--set train.epochs=N | --set train.steps=N] [--quiet]\n";
+
+// Default output: runs/<config file stem>-seed<seed>.h5, beside where it is run.
+std::string default_out(const std::string& config_path, uint64_t seed) {
+    return "runs/" + fs::path(config_path).stem().string() + "-seed" + std::to_string(seed) + ".h5";
+}
+
+void print_summary(const Trainer& trainer, const EvalStats& e, const std::string& out, double seconds, int64_t steps) {
+    std::printf("done: %lld steps in %.2fs (%.0f steps/s)  eval loss %.4g  rel_err %.4g\n",
+                static_cast<long long>(trainer.state().step), seconds, seconds > 0 ? steps / seconds : 0.0, e.loss,
+                e.rel_error);
+    std::printf("run file: %s\n", out.c_str());
+}
+
+int run(int argc, char** argv) {
+    po::options_description flags("options");
+    std::vector<std::string> overrides;
+    std::string seed_text, out, resume;
+    flags.add_options()
+        ("help,h", "show this help")
+        ("set", po::value(&overrides)->composing(), "override a config key, e.g. --set model.d_model=4 (repeatable)")
+        ("seed", po::value(&seed_text), "master seed (same as --set seed=N)")
+        ("out,o", po::value(&out), "run file to write (default runs/<config>-seed<seed>.h5)")
+        ("overwrite", "replace an existing run file")
+        ("resume", po::value(&resume), "continue the run in RUN.h5 from its last checkpoint")
+        ("quiet,q", "print only the final summary");
+    po::options_description hidden;
+    std::string config_path;
+    hidden.add_options()("config", po::value(&config_path));
+    po::options_description all;
+    all.add(flags).add(hidden);
+    po::positional_options_description positional;
+    positional.add("config", 1);
+    po::variables_map vm;
+    try {
+        po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), vm);
+        po::notify(vm);
+    } catch (const po::error& e) {
+        throw UsageError(std::string(e.what()) + "\n" + kUsage);
+    }
+    if (vm.count("help")) {
+        std::cout << kUsage << "\n" << flags << "\nConfig keys: docs/config.md. Run file layout: docs/hdf5-layout.md.\n";
+        return 0;
+    }
+    const bool quiet = vm.count("quiet") > 0;
+    const bool overwrite = vm.count("overwrite") > 0;
+
+    Config cfg;
+    std::string config_yaml;
+    bool resuming = !resume.empty();
+    if (resuming) {
+        if (!config_path.empty()) throw UsageError("--resume: give either a config or --resume RUN.h5, not both");
+        if (!seed_text.empty() || !out.empty() || overwrite)
+            throw UsageError("--resume: the run keeps its own seed and file; --seed, --out and --overwrite do not apply");
+        for (const std::string& ov : overrides) {
+            const std::string key = ov.substr(0, ov.find('='));
+            if (key != "train.epochs" && key != "train.steps")
+                throw UsageError("--set " + ov + ": a resumed run can only be lengthened (train.epochs or train.steps); "
+                                 "other keys would make it a different run");
+        }
+        out = resume;
+    } else {
+        if (config_path.empty()) throw UsageError(std::string("missing CONFIG.yaml\n") + kUsage);
+        if (!seed_text.empty()) overrides.push_back("seed=" + seed_text);
+    }
+
+    std::unique_ptr<RunFile> run_file;
+    if (resuming) {
+        run_file = std::make_unique<RunFile>(RunFile::open(resume, true));
+        const std::string status = run_file->status();
+        cfg = load_config_text(run_file->config_yaml(), resume + ":/config", overrides).config;
+        config_yaml = config_to_yaml(cfg);
+        if (!run_file->has_checkpoint()) throw UsageError("--resume " + resume + ": the run file has no checkpoint yet");
+    } else {
+        // --seed must parse as a seed, with the flag named in the message.
+        try {
+            cfg = load_config(config_path, overrides);
+        } catch (const ConfigError& e) {
+            std::string msg = e.what();
+            if (!seed_text.empty() && msg.find("--set seed=") != std::string::npos)
+                msg.replace(msg.find("--set seed="), 11, "--seed ");
+            throw ConfigError(msg);
+        }
+        config_yaml = config_to_yaml(cfg);
+        if (out.empty()) out = default_out(config_path, cfg.seed);
+        if (fs::exists(out)) {
+            if (!overwrite)
+                throw UsageError("--out " + out + ": the run file exists; pass --overwrite to replace it, or --resume " +
+                                 out + " to continue it");
+            fs::remove(out);
+        }
+        const fs::path parent = fs::path(out).parent_path();
+        std::error_code ec;
+        if (!parent.empty()) fs::create_directories(parent, ec);
+        if (ec) throw h5::IoError("--out " + out + ": cannot create directory " + parent.string() + ": " + ec.message());
+    }
+
+    Trainer trainer(cfg);
+    if (resuming) {
+        run_file->restore_checkpoint(trainer.state());
+        run_file->set_status("running");
+        run_file->set_config_yaml(config_yaml);  // a lengthened run records its new length
+    } else {
+        try {
+            run_file = std::make_unique<RunFile>(RunFile::create(out, trainer, config_yaml));
+        } catch (const h5::IoError&) {
+            throw h5::IoError("--out " + out + ": cannot create the run file (is the directory writable?)");
+        }
+    }
+
+    install_interrupt_handler();
+    ProgressPrinter progress(stderr, quiet, cfg.log.progress_every);
+    LoopHooks hooks;
+    hooks.progress = [&](const LoopReport& r) { progress.update(r); };
+    hooks.should_stop = interrupt_requested;
+    const auto t0 = std::chrono::steady_clock::now();
+    const int64_t first_step = trainer.state().step;
+    const LoopEnd end = run_training(trainer, run_file.get(), hooks);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    progress.finish();
+    if (end == LoopEnd::kInterrupted) {
+        std::fprintf(stderr, "interrupted at step %lld; everything up to it is in %s\nresume with: ctr-train --resume %s\n",
+                     static_cast<long long>(trainer.state().step), out.c_str(), out.c_str());
+        return kExitInterrupted;
+    }
+    print_summary(trainer, trainer.evaluate(), out, seconds, trainer.state().step - first_step);
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        return run(argc, argv);
+    } catch (const UsageError& e) {
+        std::fprintf(stderr, "ctr-train: error: %s\n", e.what());
+        return kExitUsage;
+    } catch (const ConfigError& e) {
+        std::fprintf(stderr, "ctr-train: error: %s\n", e.what());
+        return kExitUsage;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "ctr-train: error: %s\n", e.what());
+        return kExitFailure;
+    }
+}

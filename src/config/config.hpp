@@ -52,11 +52,32 @@ struct TrainConfig {
     int eval_every = 50;                 // steps
 };
 
+// What the run file records besides the metrics (docs/hdf5-layout.md).
+struct LogConfig {
+    bool snapshots = true;               // probe-batch activations and parameters over time
+    int snapshot_dense = 16;             // a snapshot at every step 0..snapshot_dense
+    int snapshot_per_decade = 24;        // then log-spaced, this many per decade of steps
+    int snapshot_every = 16;             // and at every multiple of this; 0: no regular ones
+    int checkpoint_every = 200;          // full training state every this many steps
+    int progress_every = 100;            // a plain progress line every this many steps (not on a terminal)
+};
+
+// Thresholds of the mechanism metrics and the verdict (docs/metrics.md).
+struct AnalysisConfig {
+    double sink_eps = 0.2;               // a key is a sink of a head when its sink score alpha_k > eps (Gu et al.)
+    double catch_threshold = 0.9;        // catch: attention of queries after [SEP] on [SEP]
+    double tag_threshold = 3.0;          // tag separation (d') of tokens after vs before [SEP]
+    double release_threshold = 0.9;      // release: attention of queries after [SEP] on the tagged numbers
+    double success_rel_error = 1e-2;     // solved: relative error below this
+};
+
 struct Config {
     uint64_t seed = 0;
     ModelConfig model;
     TaskConfig task;
     TrainConfig train;
+    LogConfig log;
+    AnalysisConfig analysis;
 };
 
 }  // namespace ctr

@@ -124,7 +124,21 @@ std::vector<KeySpec> build_table() {
         int_key(CTR_KEY(train.warmup_steps), 0, kIntMax, "linear warm-up steps (cosine schedule)"),
         real_key(CTR_KEY(train.min_lr), ge(0), kUnbounded, "floor of the cosine schedule"),
         real_key(CTR_KEY(train.grad_clip), ge(0), kUnbounded, "max global L2 norm of the gradient; 0: off"),
-        int_key(CTR_KEY(train.eval_every), 1, kIntMax, "evaluate every this many steps"),
+        int_key(CTR_KEY(train.eval_every), 1, kIntMax, "evaluate and write a metrics row every this many steps"),
+
+        bool_key(CTR_KEY(log.snapshots), "write probe-batch snapshots (attention, residuals, parameters)"),
+        int_key(CTR_KEY(log.snapshot_dense), 0, kIntMax, "a snapshot at every step from 0 to this"),
+        int_key(CTR_KEY(log.snapshot_per_decade), 0, kIntMax, "then log-spaced snapshots, this many per decade of steps; 0: none"),
+        int_key(CTR_KEY(log.snapshot_every), 0, kIntMax, "and a snapshot at every multiple of this step; 0: none"),
+        int_key(CTR_KEY(log.checkpoint_every), 1, kIntMax, "write the full training state every this many steps"),
+        int_key(CTR_KEY(log.progress_every), 1, kIntMax, "a plain progress line every this many steps when not on a terminal"),
+
+        // ---- analysis (docs/metrics.md)
+        real_key(CTR_KEY(analysis.sink_eps), gt(0), lt(1), "a key is a sink of a head when its sink score alpha_k exceeds this (Gu et al.)"),
+        real_key(CTR_KEY(analysis.catch_threshold), gt(0), le(1), "catch: attention of the queries after [SEP] on [SEP] needed"),
+        real_key(CTR_KEY(analysis.tag_threshold), gt(0), kUnbounded, "tag: separation d' of the tokens after [SEP] from those before, along the tag"),
+        real_key(CTR_KEY(analysis.release_threshold), gt(0), le(1), "release: attention of the queries after [SEP] on the tagged numbers needed"),
+        real_key(CTR_KEY(analysis.success_rel_error), gt(0), kUnbounded, "solved: relative error on the evaluation set below this"),
     };
     return t;
 }

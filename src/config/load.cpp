@@ -155,7 +155,10 @@ void apply_overrides(Config& cfg, const std::vector<std::string>& overrides, Key
 }
 
 LoadedConfig load_config_traced(const std::string& path, const std::vector<std::string>& overrides) {
-    const std::string text = read_text(path);
+    return load_config_text(read_text(path), path, overrides);
+}
+
+LoadedConfig load_config_text(const std::string& text, const std::string& path, const std::vector<std::string>& overrides) {
     std::vector<YAML::Node> docs;
     try {
         docs = YAML::LoadAll(text);

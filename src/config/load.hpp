@@ -46,6 +46,10 @@ struct LoadedConfig {
 // load_config, also telling where each key was set.
 LoadedConfig load_config_traced(const std::string& path, const std::vector<std::string>& overrides = {});
 
+// load_config_traced on YAML text; `source` names it in messages (e.g. "RUN.h5:/config").
+LoadedConfig load_config_text(const std::string& text, const std::string& source,
+                              const std::vector<std::string>& overrides = {});
+
 // Applies overrides "a.b=value" to cfg in order, without validate_config; records
 // their origins when origins is given. Throws ConfigError on a bad override.
 void apply_overrides(Config& cfg, const std::vector<std::string>& overrides, KeyOrigins* origins = nullptr);

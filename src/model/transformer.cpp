@@ -125,7 +125,7 @@ void Transformer::embed_backward(real* g, const real* dout, const Batch& batch) 
 
 // ----------------------------------------------------------------------------
 
-real Transformer::forward(const real* p, const Batch& batch) {
+real Transformer::forward(const real* p, const Batch& batch, const ForwardHooks* hooks) {
     if (batch.B > max_batch_ || batch.T > n_ctx_)
         throw std::invalid_argument("batch larger than the model's workspace");
     if (batch.T > 0 && !bos_ && std::find(batch.kind.begin(), batch.kind.end(), kBos) != batch.kind.end())
@@ -166,6 +166,7 @@ real Transformer::forward(const real* p, const Batch& batch) {
             norm_forward(a.k.data(), nullptr, a.k_rstd.data(), k, p + o.k_norm_w, nullptr, N * H, Dh, true);
         }
         attention_forward(a.z.data(), a.pattern.data(), a.q.data(), a.k.data(), a.v.data(), B, T, H, Dh, scale);
+        if (hooks && hooks->after_pattern) hooks->after_pattern(l, a, B, T);
         for (int h = 0; h < H; ++h)
             linear_forward(a.attn_out.data(), D, a.z.data() + h * Dh, HD,
                            p + o.W_O + static_cast<size_t>(h) * Dh * D,
@@ -186,6 +187,7 @@ real Transformer::forward(const real* p, const Batch& batch) {
         } else {
             std::copy_n(a.resid_mid.begin(), N * D, a.resid_post.begin());
         }
+        if (hooks && hooks->after_resid_post) hooks->after_resid_post(l, a, B, T);
     }
 
     const real* final_resid = acts_.blocks.back().resid_post.data();

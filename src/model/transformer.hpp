@@ -3,6 +3,7 @@
 // blocks (attention, optional MLP), optional final norm, and a scalar readout.
 // forward() keeps every activation backward needs, under TransformerLens names and
 // shapes, so the analysis and the run file read them without a second pass.
+#include <functional>
 #include <vector>
 
 #include "config/config.hpp"
@@ -35,6 +36,15 @@ struct Activations {
     std::vector<real> output;                // (B, T) the model's prediction at each position
 };
 
+// Optional callbacks into forward() for causal interventions (src/analysis/causal.cpp).
+// after_pattern runs once the pattern and z of a block are computed; it may rewrite
+// a.pattern, and must then recompute a.z itself. after_resid_post runs once resid_post
+// of a block is computed; it may rewrite it. backward() does not see interventions.
+struct ForwardHooks {
+    std::function<void(int layer, BlockActivations& a, int B, int T)> after_pattern;
+    std::function<void(int layer, BlockActivations& a, int B, int T)> after_resid_post;
+};
+
 // Gradient scratch for one backward pass; reused across blocks.
 struct GradWorkspace {
     std::vector<real> dresid;                // (B, T, D) d loss / d residual stream
@@ -58,7 +68,8 @@ public:
     int max_batch() const { return max_batch_; }
 
     // Runs the model on the batch, keeps the activations, returns the loss.
-    real forward(const real* params, const Batch& batch);
+    // hooks: interventions for the causal tests; nullptr (default) is the plain forward.
+    real forward(const real* params, const Batch& batch, const ForwardHooks* hooks = nullptr);
     // Adds d loss / d params to grads (flat, same layout). Needs the preceding forward.
     void backward(const real* params, real* grads, const Batch& batch);
 

@@ -1,6 +1,6 @@
 #pragma once
-// Learning-rate schedules: constant, or linear warm-up from 0 then cosine decay to
-// min_lr at the last step.
+// Learning-rate schedules: constant, or (cosine) linear warm-up from 0 over
+// warmup_steps, then cosine decay to min_lr at the last step.
 #include <cstdint>
 
 #include "config/config.hpp"

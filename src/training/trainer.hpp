@@ -24,6 +24,10 @@ struct TrainState {
     std::vector<int> order;       // (train_size) this epoch's order of the training set
     Rng shuffle_rng;              // reshuffles the training set each epoch
     Rng fresh_rng;                // draws fresh sequences when task.train_size is 0
+    // Sums over the steps since the last metrics row, so that a resumed run writes the
+    // same rows as one that never stopped.
+    double row_loss_sum = 0, row_grad_norm_sum = 0;
+    int64_t row_steps = 0;
 };
 
 struct StepStats {

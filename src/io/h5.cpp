@@ -1,0 +1,192 @@
+#include "io/h5.hpp"
+
+namespace ctr::h5 {
+
+void Handle::reset() {
+    if (id_ < 0) return;
+    switch (H5Iget_type(id_)) {
+        case H5I_FILE: H5Fclose(id_); break;
+        case H5I_GROUP: H5Gclose(id_); break;
+        case H5I_DATASET: H5Dclose(id_); break;
+        case H5I_DATASPACE: H5Sclose(id_); break;
+        case H5I_DATATYPE: H5Tclose(id_); break;
+        case H5I_ATTR: H5Aclose(id_); break;
+        case H5I_GENPROP_LST: H5Pclose(id_); break;
+        default: break;
+    }
+    id_ = -1;
+}
+
+void quiet_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+
+hid_t check(hid_t id, const std::string& what) {
+    if (id < 0) throw IoError("HDF5: " + what + " failed");
+    return id;
+}
+
+void check(herr_t status, const std::string& what) {
+    if (status < 0) throw IoError("HDF5: " + what + " failed");
+}
+
+Handle create_group(hid_t parent, const std::string& name) {
+    return Handle(check(H5Gcreate2(parent, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "creating group " + name));
+}
+
+Handle open_group(hid_t parent, const std::string& name) {
+    return Handle(check(H5Gopen2(parent, name.c_str(), H5P_DEFAULT), "opening group " + name));
+}
+
+bool exists(hid_t parent, const std::string& path) {
+    // H5Lexists needs every intermediate link to exist, so walk the path.
+    std::string prefix;
+    size_t start = 0;
+    while (start <= path.size()) {
+        const size_t slash = path.find('/', start);
+        prefix = path.substr(0, slash == std::string::npos ? path.size() : slash);
+        if (!prefix.empty() && H5Lexists(parent, prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+        if (slash == std::string::npos) break;
+        start = slash + 1;
+    }
+    return true;
+}
+
+void write_array(hid_t parent, const std::string& name, hid_t mem_type, const std::vector<hsize_t>& shape,
+                 const void* data, const std::string& axes) {
+    Handle space(check(H5Screate_simple(static_cast<int>(shape.size()), shape.data(), nullptr), "dataspace for " + name));
+    Handle ds(check(H5Dcreate2(parent, name.c_str(), mem_type, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                    "creating dataset " + name));
+    check(H5Dwrite(ds.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "writing " + name);
+    if (!axes.empty()) set_attr(ds.get(), "axes", axes);
+}
+
+std::vector<hsize_t> dataset_shape(hid_t parent, const std::string& name) {
+    Handle ds(check(H5Dopen2(parent, name.c_str(), H5P_DEFAULT), "opening dataset " + name));
+    Handle space(check(H5Dget_space(ds.get()), "dataspace of " + name));
+    const int rank = H5Sget_simple_extent_ndims(space.get());
+    std::vector<hsize_t> dims(rank > 0 ? rank : 0);
+    if (rank > 0) H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+    return dims;
+}
+
+void read_array(hid_t parent, const std::string& name, hid_t mem_type, void* out, size_t count) {
+    size_t n = 1;
+    for (hsize_t d : dataset_shape(parent, name)) n *= d;
+    if (n != count)
+        throw IoError("HDF5: dataset " + name + " has " + std::to_string(n) + " elements, expected " + std::to_string(count));
+    Handle ds(check(H5Dopen2(parent, name.c_str(), H5P_DEFAULT), "opening dataset " + name));
+    check(H5Dread(ds.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out), "reading " + name);
+}
+
+void create_series(hid_t parent, const std::string& name, hid_t file_type, const std::vector<hsize_t>& row_shape,
+                   hsize_t chunk_rows, bool compress, const std::string& axes) {
+    std::vector<hsize_t> dims{0}, maxdims{H5S_UNLIMITED}, chunk{chunk_rows};
+    for (hsize_t d : row_shape) {
+        dims.push_back(d);
+        maxdims.push_back(d);
+        chunk.push_back(d);
+    }
+    Handle space(check(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), maxdims.data()), "dataspace for " + name));
+    Handle dcpl(check(H5Pcreate(H5P_DATASET_CREATE), "property list"));
+    check(H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()), "chunking " + name);
+    if (compress) {
+        check(H5Pset_shuffle(dcpl.get()), "shuffle filter");
+        check(H5Pset_deflate(dcpl.get(), 4), "deflate filter");
+    }
+    Handle ds(check(H5Dcreate2(parent, name.c_str(), file_type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+                    "creating dataset " + name));
+    if (!axes.empty()) set_attr(ds.get(), "axes", axes);
+}
+
+void append_row(hid_t parent, const std::string& name, hid_t mem_type, const void* row) {
+    Handle ds(check(H5Dopen2(parent, name.c_str(), H5P_DEFAULT), "opening dataset " + name));
+    Handle space(check(H5Dget_space(ds.get()), "dataspace of " + name));
+    const int rank = H5Sget_simple_extent_ndims(space.get());
+    std::vector<hsize_t> dims(rank);
+    H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+    std::vector<hsize_t> start(rank, 0), count = dims;
+    start[0] = dims[0];
+    count[0] = 1;
+    dims[0] += 1;
+    check(H5Dset_extent(ds.get(), dims.data()), "extending " + name);
+    Handle file_space(check(H5Dget_space(ds.get()), "dataspace of " + name));
+    check(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr),
+          "selecting a row of " + name);
+    Handle mem_space(check(H5Screate_simple(rank, count.data(), nullptr), "memory space"));
+    check(H5Dwrite(ds.get(), mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT, row), "appending to " + name);
+}
+
+void resize_rows(hid_t parent, const std::string& name, hsize_t n) {
+    Handle ds(check(H5Dopen2(parent, name.c_str(), H5P_DEFAULT), "opening dataset " + name));
+    Handle space(check(H5Dget_space(ds.get()), "dataspace of " + name));
+    const int rank = H5Sget_simple_extent_ndims(space.get());
+    std::vector<hsize_t> dims(rank);
+    H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+    dims[0] = n;
+    check(H5Dset_extent(ds.get(), dims.data()), "resizing " + name);
+}
+
+hsize_t n_rows(hid_t parent, const std::string& name) { return dataset_shape(parent, name).at(0); }
+
+namespace {
+void replace_attr(hid_t obj, const std::string& name) {
+    if (H5Aexists(obj, name.c_str()) > 0) check(H5Adelete(obj, name.c_str()), "replacing attribute " + name);
+}
+}  // namespace
+
+void set_attr(hid_t obj, const std::string& name, const std::string& value) {
+    replace_attr(obj, name);
+    Handle type(check(H5Tcopy(H5T_C_S1), "string type"));
+    check(H5Tset_size(type.get(), value.empty() ? 1 : value.size()), "string size");
+    check(H5Tset_cset(type.get(), H5T_CSET_UTF8), "string charset");
+    Handle space(check(H5Screate(H5S_SCALAR), "scalar space"));
+    Handle attr(check(H5Acreate2(obj, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), "attribute " + name));
+    const char empty = '\0';
+    check(H5Awrite(attr.get(), type.get(), value.empty() ? &empty : value.data()), "writing attribute " + name);
+}
+
+template <class T>
+static void set_scalar_attr(hid_t obj, const std::string& name, hid_t type, T value) {
+    replace_attr(obj, name);
+    Handle space(check(H5Screate(H5S_SCALAR), "scalar space"));
+    Handle attr(check(H5Acreate2(obj, name.c_str(), type, space.get(), H5P_DEFAULT, H5P_DEFAULT), "attribute " + name));
+    check(H5Awrite(attr.get(), type, &value), "writing attribute " + name);
+}
+
+void set_attr(hid_t obj, const std::string& name, int64_t value) { set_scalar_attr(obj, name, H5T_NATIVE_INT64, value); }
+void set_attr(hid_t obj, const std::string& name, double value) { set_scalar_attr(obj, name, H5T_NATIVE_DOUBLE, value); }
+
+bool has_attr(hid_t obj, const std::string& name) { return H5Aexists(obj, name.c_str()) > 0; }
+
+std::string get_attr_string(hid_t obj, const std::string& name) {
+    Handle attr(check(H5Aopen(obj, name.c_str(), H5P_DEFAULT), "opening attribute " + name));
+    Handle type(check(H5Aget_type(attr.get()), "type of attribute " + name));
+    if (H5Tget_class(type.get()) != H5T_STRING) throw IoError("HDF5: attribute " + name + " is not a string");
+    if (H5Tis_variable_str(type.get()) > 0) {
+        char* buf = nullptr;
+        Handle mem(check(H5Tcopy(H5T_C_S1), "string type"));
+        H5Tset_size(mem.get(), H5T_VARIABLE);
+        check(H5Aread(attr.get(), mem.get(), &buf), "reading attribute " + name);
+        std::string s = buf ? buf : "";
+        H5free_memory(buf);
+        return s;
+    }
+    const size_t n = H5Tget_size(type.get());
+    std::string s(n, '\0');
+    check(H5Aread(attr.get(), type.get(), s.data()), "reading attribute " + name);
+    const size_t end = s.find('\0');
+    if (end != std::string::npos) s.resize(end);
+    return s;
+}
+
+template <class T>
+static T get_scalar_attr(hid_t obj, const std::string& name, hid_t type) {
+    Handle attr(check(H5Aopen(obj, name.c_str(), H5P_DEFAULT), "opening attribute " + name));
+    T v{};
+    check(H5Aread(attr.get(), type, &v), "reading attribute " + name);
+    return v;
+}
+
+int64_t get_attr_int(hid_t obj, const std::string& name) { return get_scalar_attr<int64_t>(obj, name, H5T_NATIVE_INT64); }
+double get_attr_double(hid_t obj, const std::string& name) { return get_scalar_attr<double>(obj, name, H5T_NATIVE_DOUBLE); }
+
+}  // namespace ctr::h5

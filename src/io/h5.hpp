@@ -1,0 +1,91 @@
+#pragma once
+// A thin layer over the HDF5 C API: owned handles and the few operations the run file
+// needs (extendible datasets that grow along their first axis, string attributes).
+// Every failure throws IoError naming the file and the object.
+#include <hdf5.h>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace ctr::h5 {
+
+class IoError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// Owns one hid_t and closes it with the matching H5*close.
+class Handle {
+public:
+    Handle() = default;
+    explicit Handle(hid_t id) : id_(id) {}
+    Handle(Handle&& o) noexcept : id_(o.id_) { o.id_ = -1; }
+    Handle& operator=(Handle&& o) noexcept {
+        if (this != &o) {
+            reset();
+            id_ = o.id_;
+            o.id_ = -1;
+        }
+        return *this;
+    }
+    Handle(const Handle&) = delete;
+    Handle& operator=(const Handle&) = delete;
+    ~Handle() { reset(); }
+    hid_t get() const { return id_; }
+    bool valid() const { return id_ >= 0; }
+    void reset();
+
+private:
+    hid_t id_ = -1;
+};
+
+// Silences HDF5's own error printing: errors reach the user as one IoError message.
+void quiet_errors();
+
+hid_t check(hid_t id, const std::string& what);
+void check(herr_t status, const std::string& what);
+
+Handle create_group(hid_t parent, const std::string& name);
+Handle open_group(hid_t parent, const std::string& name);
+bool exists(hid_t parent, const std::string& path);
+
+template <class T> hid_t native_type();
+template <> inline hid_t native_type<double>() { return H5T_NATIVE_DOUBLE; }
+template <> inline hid_t native_type<float>() { return H5T_NATIVE_FLOAT; }
+template <> inline hid_t native_type<int32_t>() { return H5T_NATIVE_INT32; }
+template <> inline hid_t native_type<int64_t>() { return H5T_NATIVE_INT64; }
+template <> inline hid_t native_type<uint64_t>() { return H5T_NATIVE_UINT64; }
+template <> inline hid_t native_type<uint8_t>() { return H5T_NATIVE_UINT8; }
+
+// A fixed-shape dataset written once (row-major data).
+void write_array(hid_t parent, const std::string& name, hid_t mem_type, const std::vector<hsize_t>& shape,
+                 const void* data, const std::string& axes);
+template <class T>
+void write_array(hid_t parent, const std::string& name, const std::vector<hsize_t>& shape, const T* data,
+                 const std::string& axes) {
+    write_array(parent, name, native_type<T>(), shape, data, axes);
+}
+// Reads a whole dataset into out (row-major); its element count must be `count`.
+void read_array(hid_t parent, const std::string& name, hid_t mem_type, void* out, size_t count);
+std::vector<hsize_t> dataset_shape(hid_t parent, const std::string& name);
+
+// An extendible dataset [n, row_shape...] with n growing by one row per append.
+// chunk_rows rows per chunk; compressed with shuffle + deflate when compress is set.
+void create_series(hid_t parent, const std::string& name, hid_t file_type, const std::vector<hsize_t>& row_shape,
+                   hsize_t chunk_rows, bool compress, const std::string& axes);
+void append_row(hid_t parent, const std::string& name, hid_t mem_type, const void* row);
+// Shrinks (or grows) the first axis to n rows.
+void resize_rows(hid_t parent, const std::string& name, hsize_t n);
+hsize_t n_rows(hid_t parent, const std::string& name);
+
+void set_attr(hid_t obj, const std::string& name, const std::string& value);
+void set_attr(hid_t obj, const std::string& name, int64_t value);
+void set_attr(hid_t obj, const std::string& name, double value);
+std::string get_attr_string(hid_t obj, const std::string& name);
+int64_t get_attr_int(hid_t obj, const std::string& name);
+double get_attr_double(hid_t obj, const std::string& name);
+bool has_attr(hid_t obj, const std::string& name);
+
+}  // namespace ctr::h5

@@ -1,0 +1,211 @@
+#include "io/run_file.hpp"
+
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <sstream>
+
+namespace ctr {
+namespace {
+
+constexpr int64_t kFormatVersion = 1;
+const char* const kMetricNames[] = {"train_loss", "grad_norm", "lr", "eval_loss", "eval_rel_error"};
+
+std::string now_utc() {
+    const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+    return buf;
+}
+
+std::vector<hsize_t> as_hsize(const std::vector<int>& v) { return {v.begin(), v.end()}; }
+
+std::string rng_text(const Rng& rng) {
+    std::ostringstream os;
+    os << rng;
+    return os.str();
+}
+
+void rng_from_text(Rng& rng, const std::string& text) {
+    std::istringstream is(text);
+    is >> rng;
+    if (!is) throw h5::IoError("checkpoint: random-number state is unreadable");
+}
+
+// Cuts every series in group (and its subgroups) to n rows.
+void truncate_series(hid_t group, hsize_t n) {
+    H5G_info_t info;
+    h5::check(H5Gget_info(group, &info), "listing a group");
+    for (hsize_t i = 0; i < info.nlinks; ++i) {
+        char name[1024];
+        h5::check(static_cast<herr_t>(H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT)),
+                  "listing a group");
+        H5O_info_t obj;
+        h5::check(H5Oget_info_by_name2(group, name, &obj, H5O_INFO_BASIC, H5P_DEFAULT), std::string("inspecting ") + name);
+        if (obj.type == H5O_TYPE_GROUP)
+            truncate_series(h5::open_group(group, name).get(), n);
+        else
+            h5::resize_rows(group, name, n);
+    }
+}
+
+}  // namespace
+
+RunFile RunFile::create(const std::string& path, const Trainer& trainer, const std::string& config_yaml) {
+    h5::quiet_errors();
+    const Config& cfg = trainer.config();
+    h5::Handle file(H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT));
+    if (!file.valid()) throw h5::IoError("cannot create run file " + path);
+    RunFile run(path, std::move(file));
+    const hid_t root = run.file_.get();
+    h5::set_attr(root, "ctr_version", std::string(CTR_VERSION));
+    h5::set_attr(root, "ctr_git_describe", std::string(CTR_GIT_DESCRIBE));
+    h5::set_attr(root, "format_version", kFormatVersion);
+    h5::set_attr(root, "config", config_yaml);
+    h5::set_attr(root, "seed", static_cast<int64_t>(cfg.seed));
+    h5::set_attr(root, "created", now_utc());
+    h5::set_attr(root, "status", std::string("running"));
+
+    const Batch& probe = trainer.probe_batch();
+    const hsize_t B = probe.B, T = probe.T;
+    {
+        h5::Handle g = h5::create_group(root, "probe");
+        h5::write_array(g.get(), "kind", {B, T}, probe.kind.data(), "batch,pos (0 number, 1 [SEP], 2 [BOS])");
+        h5::write_array(g.get(), "value", {B, T}, probe.value.data(), "batch,pos");
+        h5::write_array(g.get(), "target", {B, T}, probe.target.data(), "batch,pos");
+        h5::write_array(g.get(), "weight", {B, T}, probe.weight.data(), "batch,pos (loss weight)");
+        h5::write_array(g.get(), "sep_pos", {B}, probe.sep_pos.data(), "batch");
+    }
+    {
+        h5::Handle g = h5::create_group(root, "metrics");
+        h5::create_series(g.get(), "step", H5T_NATIVE_INT64, {}, 256, false, "row");
+        for (const char* name : kMetricNames) h5::create_series(g.get(), name, H5T_NATIVE_DOUBLE, {}, 256, false, "row");
+    }
+    {
+        const ModelConfig& m = cfg.model;
+        const hsize_t H = m.n_heads, D = m.d_model;
+        h5::Handle g = h5::create_group(root, "snapshots");
+        h5::create_series(g.get(), "step", H5T_NATIVE_INT64, {}, 256, false, "snapshot");
+        h5::create_series(g.get(), "output", H5T_NATIVE_DOUBLE, {B, T}, 1, true, "snapshot,batch,pos");
+        for (int l = 0; l < m.n_layers; ++l) {
+            const std::string b = "blocks." + std::to_string(l) + ".";
+            h5::create_series(g.get(), b + "attn.hook_pattern", H5T_NATIVE_DOUBLE, {B, H, T, T}, 1, true,
+                              "snapshot,batch,head,query,key");
+            for (const char* s : {"hook_resid_pre", "hook_resid_mid", "hook_resid_post"})
+                h5::create_series(g.get(), b + s, H5T_NATIVE_DOUBLE, {B, T, D}, 1, true, "snapshot,batch,pos,d_model");
+        }
+        h5::Handle params = h5::create_group(g.get(), "params");
+        for (const TensorSpec& t : trainer.layout().tensors())
+            h5::create_series(params.get(), t.name, H5T_NATIVE_DOUBLE, as_hsize(t.shape), 1, true, "snapshot," + [&] {
+                // the names TransformerLens gives these axes
+                std::string axes;
+                for (size_t i = 0; i < t.shape.size(); ++i) axes += (i ? "," : "") + std::string("dim") + std::to_string(i);
+                return axes;
+            }());
+    }
+    run.flush();
+    return run;
+}
+
+RunFile RunFile::open(const std::string& path, bool writable) {
+    h5::quiet_errors();
+    if (!std::filesystem::exists(path)) throw h5::IoError("run file " + path + " does not exist");
+    h5::Handle file(H5Fopen(path.c_str(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, H5P_DEFAULT));
+    if (!file.valid()) throw h5::IoError("cannot open " + path + " as an HDF5 run file");
+    RunFile run(path, std::move(file));
+    if (!h5::has_attr(run.file_.get(), "config") || !h5::exists(run.file_.get(), "metrics"))
+        throw h5::IoError(path + " is an HDF5 file but not a ctr run file (no config attribute or /metrics)");
+    return run;
+}
+
+std::string RunFile::config_yaml() const { return h5::get_attr_string(file_.get(), "config"); }
+void RunFile::set_config_yaml(const std::string& yaml) { h5::set_attr(file_.get(), "config", yaml); }
+std::string RunFile::status() const { return h5::get_attr_string(file_.get(), "status"); }
+void RunFile::set_status(const std::string& status) { h5::set_attr(file_.get(), "status", status); }
+
+void RunFile::append_metrics(const MetricsRow& row) {
+    h5::Handle g = h5::open_group(file_.get(), "metrics");
+    h5::append_row(g.get(), "step", H5T_NATIVE_INT64, &row.step);
+    const double values[] = {row.train_loss, row.grad_norm, row.lr, row.eval_loss, row.eval_rel_error};
+    for (size_t i = 0; i < std::size(kMetricNames); ++i) h5::append_row(g.get(), kMetricNames[i], H5T_NATIVE_DOUBLE, &values[i]);
+}
+
+void RunFile::append_snapshot(int64_t step, const Trainer& trainer) {
+    const Activations& acts = trainer.probe_model().activations();
+    const hid_t real_type = h5::native_type<real>();
+    h5::Handle g = h5::open_group(file_.get(), "snapshots");
+    h5::append_row(g.get(), "step", H5T_NATIVE_INT64, &step);
+    h5::append_row(g.get(), "output", real_type, acts.output.data());
+    for (size_t l = 0; l < acts.blocks.size(); ++l) {
+        const BlockActivations& a = acts.blocks[l];
+        const std::string b = "blocks." + std::to_string(l) + ".";
+        h5::append_row(g.get(), b + "attn.hook_pattern", real_type, a.pattern.data());
+        h5::append_row(g.get(), b + "hook_resid_pre", real_type, a.resid_pre.data());
+        h5::append_row(g.get(), b + "hook_resid_mid", real_type, a.resid_mid.data());
+        h5::append_row(g.get(), b + "hook_resid_post", real_type, a.resid_post.data());
+    }
+    h5::Handle params = h5::open_group(g.get(), "params");
+    const real* p = trainer.state().params.data();
+    for (const TensorSpec& t : trainer.layout().tensors()) h5::append_row(params.get(), t.name, real_type, p + t.offset);
+}
+
+void RunFile::write_checkpoint(const TrainState& s) {
+    const hid_t root = file_.get();
+    if (h5::exists(root, "checkpoint.new")) H5Ldelete(root, "checkpoint.new", H5P_DEFAULT);
+    {
+        h5::Handle g = h5::create_group(root, "checkpoint.new");
+        const hsize_t P = s.params.size();
+        h5::write_array(g.get(), "params", {P}, s.params.data(), "param (flat, ParamLayout order)");
+        h5::write_array(g.get(), "opt_m", {P}, s.opt.m.data(), "param");
+        if (!s.opt.v.empty()) h5::write_array(g.get(), "opt_v", {P}, s.opt.v.data(), "param");
+        const hsize_t n_order = s.order.size();
+        if (n_order > 0) h5::write_array(g.get(), "order", {n_order}, s.order.data(), "epoch order of the training set");
+        h5::set_attr(g.get(), "step", s.step);
+        h5::set_attr(g.get(), "epoch", s.epoch);
+        h5::set_attr(g.get(), "batch_in_epoch", s.batch_in_epoch);
+        h5::set_attr(g.get(), "opt_t", s.opt.t);
+        h5::set_attr(g.get(), "row_loss_sum", s.row_loss_sum);
+        h5::set_attr(g.get(), "row_grad_norm_sum", s.row_grad_norm_sum);
+        h5::set_attr(g.get(), "row_steps", s.row_steps);
+        h5::set_attr(g.get(), "shuffle_rng", rng_text(s.shuffle_rng));
+        h5::set_attr(g.get(), "fresh_rng", rng_text(s.fresh_rng));
+        h5::set_attr(g.get(), "metrics_rows", static_cast<int64_t>(h5::n_rows(root, "metrics/step")));
+        h5::set_attr(g.get(), "snapshot_rows", static_cast<int64_t>(h5::n_rows(root, "snapshots/step")));
+    }
+    if (h5::exists(root, "checkpoint")) h5::check(H5Ldelete(root, "checkpoint", H5P_DEFAULT), "replacing the checkpoint");
+    h5::check(H5Lmove(root, "checkpoint.new", root, "checkpoint", H5P_DEFAULT, H5P_DEFAULT), "replacing the checkpoint");
+    flush();
+}
+
+bool RunFile::has_checkpoint() const { return h5::exists(file_.get(), "checkpoint"); }
+
+void RunFile::restore_checkpoint(TrainState& s) {
+    const hid_t root = file_.get();
+    if (!has_checkpoint()) throw h5::IoError(path_ + " has no checkpoint to resume from");
+    h5::Handle g = h5::open_group(root, "checkpoint");
+    const hid_t rt = h5::native_type<real>();
+    h5::read_array(g.get(), "params", rt, s.params.data(), s.params.size());
+    h5::read_array(g.get(), "opt_m", rt, s.opt.m.data(), s.opt.m.size());
+    if (!s.opt.v.empty()) h5::read_array(g.get(), "opt_v", rt, s.opt.v.data(), s.opt.v.size());
+    if (!s.order.empty()) h5::read_array(g.get(), "order", H5T_NATIVE_INT32, s.order.data(), s.order.size());
+    s.step = h5::get_attr_int(g.get(), "step");
+    s.epoch = h5::get_attr_int(g.get(), "epoch");
+    s.batch_in_epoch = h5::get_attr_int(g.get(), "batch_in_epoch");
+    s.opt.t = h5::get_attr_int(g.get(), "opt_t");
+    s.row_loss_sum = h5::get_attr_double(g.get(), "row_loss_sum");
+    s.row_grad_norm_sum = h5::get_attr_double(g.get(), "row_grad_norm_sum");
+    s.row_steps = h5::get_attr_int(g.get(), "row_steps");
+    rng_from_text(s.shuffle_rng, h5::get_attr_string(g.get(), "shuffle_rng"));
+    rng_from_text(s.fresh_rng, h5::get_attr_string(g.get(), "fresh_rng"));
+
+    // Rows written after the checkpoint (before a crash, or off-schedule rows at the end
+    // of a finished run) are written again by the resumed run.
+    const hsize_t metric_rows = h5::get_attr_int(g.get(), "metrics_rows");
+    const hsize_t snapshot_rows = h5::get_attr_int(g.get(), "snapshot_rows");
+    truncate_series(h5::open_group(root, "metrics").get(), metric_rows);
+    truncate_series(h5::open_group(root, "snapshots").get(), snapshot_rows);
+}
+
+void RunFile::flush() { h5::check(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), "flushing " + path_); }
+
+}  // namespace ctr

@@ -1,0 +1,57 @@
+#pragma once
+// The run file: one HDF5 file per run holding the config, the probe batch, the metrics
+// table, the snapshots and the latest checkpoint. Layout: docs/hdf5-layout.md.
+//
+// Crash safety: the file is flushed after every metrics row and checkpoint, and the
+// only things rewritten in place are uncompressed metric chunks (whose old bytes are
+// rewritten unchanged) and checkpoints (written beside the old one, then swapped), so a
+// run killed at any moment leaves the state of its last flush.
+#include <cstdint>
+#include <string>
+
+#include "io/h5.hpp"
+#include "training/trainer.hpp"
+
+namespace ctr {
+
+struct MetricsRow {
+    int64_t step;
+    double train_loss;    // mean training loss over the steps since the previous row
+    double grad_norm;     // mean gradient norm over the same steps
+    double lr;            // learning rate of the last of those steps
+    double eval_loss;
+    double eval_rel_error;
+};
+
+class RunFile {
+public:
+    // Creates path (which must not exist) for a new run of trainer's config.
+    static RunFile create(const std::string& path, const Trainer& trainer, const std::string& config_yaml);
+    // Opens an existing run file for resuming; config_yaml() then holds its config.
+    static RunFile open(const std::string& path, bool writable);
+
+    const std::string& path() const { return path_; }
+    std::string config_yaml() const;
+    void set_config_yaml(const std::string& yaml);
+    std::string status() const;
+    void set_status(const std::string& status);
+
+    void append_metrics(const MetricsRow& row);
+    // The probe model must hold the activations of a forward pass on the probe batch.
+    void append_snapshot(int64_t step, const Trainer& trainer);
+    // Writes the full training state. The metrics and snapshot rows written so far are
+    // recorded with it, so a resume can drop rows written after it.
+    void write_checkpoint(const TrainState& state);
+    // Restores the state of the last checkpoint and drops the rows written after it.
+    void restore_checkpoint(TrainState& state);
+    bool has_checkpoint() const;
+
+    void flush();
+
+private:
+    RunFile(std::string path, h5::Handle file) : path_(std::move(path)), file_(std::move(file)) {}
+    std::string path_;
+    h5::Handle file_;
+};
+
+}  // namespace ctr

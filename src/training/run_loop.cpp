@@ -1,0 +1,104 @@
+#include "training/run_loop.hpp"
+
+#include <chrono>
+#include <limits>
+#include <optional>
+
+#include "training/schedule.hpp"
+#include "training/snapshot_schedule.hpp"
+
+namespace ctr {
+namespace {
+
+// Evaluates and closes the current metrics row: train loss and gradient norm are
+// means over the steps since the previous row (NaN for the row of step 0).
+MetricsRow close_metrics_row(Trainer& trainer) {
+    TrainState& s = trainer.state();
+    const EvalStats e = trainer.evaluate();
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    const TrainConfig& tc = trainer.config().train;
+    MetricsRow row{s.step,
+                   s.row_steps ? s.row_loss_sum / s.row_steps : nan,
+                   s.row_steps ? s.row_grad_norm_sum / s.row_steps : nan,
+                   s.step > 0 ? learning_rate(tc, s.step - 1, trainer.total_steps()) : nan,
+                   e.loss,
+                   e.rel_error};
+    s.row_loss_sum = s.row_grad_norm_sum = 0;
+    s.row_steps = 0;
+    return row;
+}
+
+void write_snapshot(Trainer& trainer, RunFile& run) {
+    trainer.run_probe();
+    run.append_snapshot(trainer.state().step, trainer);
+}
+
+}  // namespace
+
+LoopEnd run_training(Trainer& trainer, RunFile* run, const LoopHooks& hooks) {
+    const Config& cfg = trainer.config();
+    TrainState& s = trainer.state();
+    const auto start = std::chrono::steady_clock::now();
+    LoopReport report{s.step, trainer.total_steps(), s.epoch, 0, 0, 0, 0, 0};
+    auto publish_row = [&](const MetricsRow& row) {
+        report.train_loss = row.train_loss;
+        report.eval_loss = row.eval_loss;
+        report.eval_rel_error = row.eval_rel_error;
+    };
+
+    if (s.step == 0) {  // a new run: the state before any update
+        const MetricsRow row = close_metrics_row(trainer);
+        publish_row(row);
+        if (run) {
+            run->append_metrics(row);
+            if (is_snapshot_step(cfg.log, 0)) write_snapshot(trainer, *run);
+            run->flush();
+        }
+    }
+
+    LoopEnd end = LoopEnd::kFinished;
+    while (!trainer.done()) {
+        if (hooks.should_stop && hooks.should_stop()) {
+            end = LoopEnd::kInterrupted;
+            break;
+        }
+        const StepStats st = trainer.train_step();
+        s.row_loss_sum += st.loss;
+        s.row_grad_norm_sum += st.grad_norm;
+        s.row_steps += 1;
+        const bool metrics_due = s.step % cfg.train.eval_every == 0;
+        std::optional<MetricsRow> row;
+        if (metrics_due) {
+            row = close_metrics_row(trainer);
+            publish_row(*row);
+        }
+        if (run) {
+            if (row) run->append_metrics(*row);
+            if (is_snapshot_step(cfg.log, s.step)) write_snapshot(trainer, *run);
+            if (s.step % cfg.log.checkpoint_every == 0)
+                run->write_checkpoint(s);  // flushes
+            else if (metrics_due)
+                run->flush();
+        }
+        report.step = s.step;
+        report.epoch = s.epoch;
+        report.steps_done += 1;
+        report.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        if (hooks.progress) hooks.progress(report);
+    }
+
+    if (run) {
+        run->write_checkpoint(s);
+        if (end == LoopEnd::kFinished) {
+            // The last step's rows, where the schedules did not already write them. They
+            // come after the checkpoint, so a resumed (extended) run drops them again.
+            if (s.step % cfg.train.eval_every != 0) run->append_metrics(close_metrics_row(trainer));
+            if (!is_snapshot_step(cfg.log, s.step)) write_snapshot(trainer, *run);
+        }
+        run->set_status(end == LoopEnd::kFinished ? "complete" : "interrupted");
+        run->flush();
+    }
+    return end;
+}
+
+}  // namespace ctr
