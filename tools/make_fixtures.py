@@ -53,7 +53,7 @@ FIXTURES = {
     "full": dict(BASE, seed=12, batch=4, n_layers=3, n_heads=2, d_model=4, d_head=3, d_mlp=6,
                  act="gelu", norm="layernorm", qk_norm=True, attn_bias=True,
                  positions="learned", bos=True, supervise="after_sep"),
-    "rms_relu_sin": dict(BASE, seed=13, batch=4, n_layers=2, n_heads=2, d_model=4, d_head=2,
+    "rms_relu_sin": dict(BASE, seed=13, batch=4, n_layers=2, n_heads=2, d_model=4, d_head=4,
                          d_mlp=5, act="relu", norm="rmsnorm", attn_scale="inv_sqrt_d_head",
                          positions="sinusoidal", supervise="after_sep", numbers="uniform"),
 }

@@ -38,6 +38,12 @@ std::string default_out(const std::string& config_path, uint64_t seed) {
     return "runs/" + fs::path(config_path).stem().string() + "-seed" + std::to_string(seed) + ".h5";
 }
 
+// The number of steps a config trains for (Trainer's rule), known without building a Trainer.
+int64_t planned_steps(const Config& c) {
+    if (c.train.steps > 0) return c.train.steps;
+    return c.task.train_size > 0 ? int64_t{c.train.epochs} * (c.task.train_size / c.train.batch_size) : 0;
+}
+
 void print_summary(const Trainer& trainer, const EvalStats& e, const std::string& out, double seconds, int64_t steps) {
     std::printf("done: %lld steps in %.2fs (%.0f steps/s)  eval loss %.4g  rel_err %.4g\n",
                 static_cast<long long>(trainer.state().step), seconds, seconds > 0 ? steps / seconds : 0.0, e.loss,
@@ -102,6 +108,11 @@ int run(int argc, char** argv) {
         run_file = std::make_unique<RunFile>(RunFile::open(resume, true));
         const std::string status = run_file->status();
         cfg = load_config_text(run_file->config_yaml(), resume + ":/config", overrides).config;
+        const int64_t planned = planned_steps(load_config_text(run_file->config_yaml(), resume + ":/config").config);
+        if (planned_steps(cfg) < planned)
+            throw UsageError("--resume " + resume + ": the run is planned for " + std::to_string(planned) +
+                             " steps and the --set flags give " + std::to_string(planned_steps(cfg)) +
+                             "; a resumed run can only be lengthened");
         config_yaml = config_to_yaml(cfg);
         if (!run_file->has_checkpoint()) throw UsageError("--resume " + resume + ": the run file has no checkpoint yet");
     } else {
@@ -116,6 +127,9 @@ int run(int argc, char** argv) {
         }
         config_yaml = config_to_yaml(cfg);
         if (out.empty()) out = default_out(config_path, cfg.seed);
+        if (fs::is_directory(out))
+            throw UsageError("--out " + out + ": is a directory; give the run file's path, e.g. --out " +
+                             (fs::path(out) / "run.h5").string());
         if (fs::exists(out)) {
             if (!overwrite)
                 throw UsageError("--out " + out + ": the run file exists; pass --overwrite to replace it, or --resume " +

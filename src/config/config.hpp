@@ -30,8 +30,8 @@ struct TaskConfig {
     int min_after_sep = 1;               // numbers that must stand after [SEP]
     std::string supervise = "last";      // last | after_sep (every position after [SEP])
     int train_size = 8192;               // 0: fresh sequences every step
-    int eval_size = 2048;
-    int probe_size = 32;
+    int eval_size = 1024;
+    int probe_size = 16;
 };
 
 struct TrainConfig {
@@ -56,8 +56,8 @@ struct TrainConfig {
 struct LogConfig {
     bool snapshots = true;               // probe-batch activations and parameters over time
     int snapshot_dense = 16;             // a snapshot at every step 0..snapshot_dense
-    int snapshot_per_decade = 24;        // then log-spaced, this many per decade of steps
-    int snapshot_every = 16;             // and at every multiple of this; 0: no regular ones
+    int snapshot_per_decade = 12;        // then log-spaced, this many per decade of steps
+    int snapshot_every = 20;             // and at every multiple of this; 0: no regular ones
     int checkpoint_every = 200;          // full training state every this many steps
     int progress_every = 100;            // a plain progress line every this many steps (not on a terminal)
 };
@@ -66,7 +66,7 @@ struct LogConfig {
 struct AnalysisConfig {
     double sink_eps = 0.2;               // a key is a sink of a head when its sink score alpha_k > eps (Gu et al.)
     double catch_threshold = 0.9;        // catch: attention of queries after [SEP] on [SEP]
-    double tag_threshold = 3.0;          // tag separation (d') of tokens after vs before [SEP]
+    double tag_threshold = 5.0;          // tag separation (d') of tokens after vs before [SEP]
     double release_threshold = 0.9;      // release: attention of queries after [SEP] on the tagged numbers
     double success_rel_error = 1e-2;     // solved: relative error below this
 };

@@ -1,5 +1,6 @@
 #include "io/run_file.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
@@ -49,20 +50,71 @@ void truncate_series(hid_t group, hsize_t n) {
     }
 }
 
+// A scalar uint64 attribute (h5::set_attr has int64 and double only).
+void set_u64_attr(hid_t obj, const char* name, uint64_t value) {
+    h5::Handle space(h5::check(H5Screate(H5S_SCALAR), "scalar space"));
+    h5::Handle attr(h5::check(H5Acreate2(obj, name, H5T_STD_U64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT),
+                              std::string("attribute ") + name));
+    h5::check(H5Awrite(attr.get(), H5T_NATIVE_UINT64, &value), std::string("writing attribute ") + name);
+}
+
+// The axis names of a parameter tensor, after TransformerLens (blocks.0.attn.W_Q is
+// [head, d_model, d_head]); "dim<i>" for a tensor this table does not know.
+std::string param_axes(const TensorSpec& t) {
+    const std::string leaf = t.name.substr(t.name.rfind('.') + 1);
+    const bool in_norm = t.name.find(".ln") != std::string::npos || t.name.rfind("ln_final.", 0) == 0;
+    std::string axes;
+    if (leaf == "W_Q" || leaf == "W_K" || leaf == "W_V") axes = "head,d_model,d_head";
+    else if (leaf == "W_O") axes = "head,d_head,d_model";
+    else if (leaf == "b_Q" || leaf == "b_K" || leaf == "b_V") axes = "head,d_head";
+    else if (leaf == "W_pos") axes = "pos,d_model";
+    else if (leaf == "W_in") axes = "d_model,d_mlp";
+    else if (leaf == "b_in") axes = "d_mlp";
+    else if (leaf == "W_out") axes = "d_mlp,d_model";
+    else if (leaf == "b_U") axes = "out";
+    else if (t.name.find("q_norm.") != std::string::npos || t.name.find("k_norm.") != std::string::npos) axes = "d_head";
+    else if (in_norm || leaf == "w_num" || leaf == "b_num" || leaf == "e_sep" || leaf == "e_bos" || leaf == "b_O" ||
+             leaf == "b_out" || leaf == "W_U")
+        axes = "d_model";
+    const size_t n_axes = axes.empty() ? 0 : 1 + std::count(axes.begin(), axes.end(), ',');
+    if (n_axes != t.shape.size()) {
+        axes.clear();
+        for (size_t i = 0; i < t.shape.size(); ++i) {
+            if (i) axes += ',';
+            axes += "dim";
+            axes += std::to_string(i);
+        }
+    }
+    return axes;
+}
+
 }  // namespace
 
 RunFile RunFile::create(const std::string& path, const Trainer& trainer, const std::string& config_yaml) {
     h5::quiet_errors();
     const Config& cfg = trainer.config();
-    h5::Handle file(H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT));
+    // The skeleton is written under a temporary name and renamed into place once it is
+    // flushed: a run killed while its file is being created must not leave a file at
+    // `path` that HDF5 cannot open.
+    if (std::filesystem::exists(path)) throw h5::IoError("cannot create run file " + path + ": it exists");
+    const std::string tmp_path = path + ".creating";
+    h5::Handle file(H5Fcreate(tmp_path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
     if (!file.valid()) throw h5::IoError("cannot create run file " + path);
     RunFile run(path, std::move(file));
+    struct RemoveOnError {  // the half-made file goes when creating it throws
+        const std::string& path;
+        bool keep = false;
+        ~RemoveOnError() {
+            std::error_code ec;
+            if (!keep) std::filesystem::remove(path, ec);
+        }
+    } remove_on_error{tmp_path};
     const hid_t root = run.file_.get();
     h5::set_attr(root, "ctr_version", std::string(CTR_VERSION));
     h5::set_attr(root, "ctr_git_describe", std::string(CTR_GIT_DESCRIBE));
     h5::set_attr(root, "format_version", kFormatVersion);
     h5::set_attr(root, "config", config_yaml);
-    h5::set_attr(root, "seed", static_cast<int64_t>(cfg.seed));
+    set_u64_attr(root, "seed", cfg.seed);  // uint64: seeds >= 2^63 must not read back negative
     h5::set_attr(root, "created", now_utc());
     h5::set_attr(root, "status", std::string("running"));
 
@@ -86,24 +138,24 @@ RunFile RunFile::create(const std::string& path, const Trainer& trainer, const s
         const hsize_t H = m.n_heads, D = m.d_model;
         h5::Handle g = h5::create_group(root, "snapshots");
         h5::create_series(g.get(), "step", H5T_NATIVE_INT64, {}, 256, false, "snapshot");
-        h5::create_series(g.get(), "output", H5T_NATIVE_DOUBLE, {B, T}, 1, true, "snapshot,batch,pos");
+        h5::create_series(g.get(), "output", H5T_IEEE_F32LE, {B, T}, 1, true, "snapshot,batch,pos");
         for (int l = 0; l < m.n_layers; ++l) {
             const std::string b = "blocks." + std::to_string(l) + ".";
-            h5::create_series(g.get(), b + "attn.hook_pattern", H5T_NATIVE_DOUBLE, {B, H, T, T}, 1, true,
+            h5::create_series(g.get(), b + "attn.hook_pattern", H5T_IEEE_F32LE, {B, H, T, T}, 1, true,
                               "snapshot,batch,head,query,key");
             for (const char* s : {"hook_resid_pre", "hook_resid_mid", "hook_resid_post"})
-                h5::create_series(g.get(), b + s, H5T_NATIVE_DOUBLE, {B, T, D}, 1, true, "snapshot,batch,pos,d_model");
+                h5::create_series(g.get(), b + s, H5T_IEEE_F32LE, {B, T, D}, 1, true, "snapshot,batch,pos,d_model");
         }
         h5::Handle params = h5::create_group(g.get(), "params");
         for (const TensorSpec& t : trainer.layout().tensors())
-            h5::create_series(params.get(), t.name, H5T_NATIVE_DOUBLE, as_hsize(t.shape), 1, true, "snapshot," + [&] {
-                // the names TransformerLens gives these axes
-                std::string axes;
-                for (size_t i = 0; i < t.shape.size(); ++i) axes += (i ? "," : "") + std::string("dim") + std::to_string(i);
-                return axes;
-            }());
+            h5::create_series(params.get(), t.name, H5T_NATIVE_DOUBLE, as_hsize(t.shape), 1, true,
+                              "snapshot," + param_axes(t));
     }
     run.flush();
+    std::error_code ec;
+    std::filesystem::rename(tmp_path, path, ec);
+    if (ec) throw h5::IoError("cannot create run file " + path + ": " + ec.message());
+    remove_on_error.keep = true;
     return run;
 }
 
@@ -123,30 +175,36 @@ void RunFile::set_config_yaml(const std::string& yaml) { h5::set_attr(file_.get(
 std::string RunFile::status() const { return h5::get_attr_string(file_.get(), "status"); }
 void RunFile::set_status(const std::string& status) { h5::set_attr(file_.get(), "status", status); }
 
+hid_t RunFile::series(const std::string& path) {
+    auto it = series_.find(path);
+    if (it == series_.end())
+        it = series_.emplace(path, h5::Handle(h5::check(H5Dopen2(file_.get(), path.c_str(), H5P_DEFAULT),
+                                                        "opening dataset " + path))).first;
+    return it->second.get();
+}
+
 void RunFile::append_metrics(const MetricsRow& row) {
-    h5::Handle g = h5::open_group(file_.get(), "metrics");
-    h5::append_row(g.get(), "step", H5T_NATIVE_INT64, &row.step);
+    append("metrics/step", H5T_NATIVE_INT64, &row.step);
     const double values[] = {row.train_loss, row.grad_norm, row.lr, row.eval_loss, row.eval_rel_error};
-    for (size_t i = 0; i < std::size(kMetricNames); ++i) h5::append_row(g.get(), kMetricNames[i], H5T_NATIVE_DOUBLE, &values[i]);
+    for (size_t i = 0; i < std::size(kMetricNames); ++i)
+        append(std::string("metrics/") + kMetricNames[i], H5T_NATIVE_DOUBLE, &values[i]);
 }
 
 void RunFile::append_snapshot(int64_t step, const Trainer& trainer) {
     const Activations& acts = trainer.probe_model().activations();
     const hid_t real_type = h5::native_type<real>();
-    h5::Handle g = h5::open_group(file_.get(), "snapshots");
-    h5::append_row(g.get(), "step", H5T_NATIVE_INT64, &step);
-    h5::append_row(g.get(), "output", real_type, acts.output.data());
+    append("snapshots/step", H5T_NATIVE_INT64, &step);
+    append("snapshots/output", real_type, acts.output.data());
     for (size_t l = 0; l < acts.blocks.size(); ++l) {
         const BlockActivations& a = acts.blocks[l];
-        const std::string b = "blocks." + std::to_string(l) + ".";
-        h5::append_row(g.get(), b + "attn.hook_pattern", real_type, a.pattern.data());
-        h5::append_row(g.get(), b + "hook_resid_pre", real_type, a.resid_pre.data());
-        h5::append_row(g.get(), b + "hook_resid_mid", real_type, a.resid_mid.data());
-        h5::append_row(g.get(), b + "hook_resid_post", real_type, a.resid_post.data());
+        const std::string b = "snapshots/blocks." + std::to_string(l) + ".";
+        append(b + "attn.hook_pattern", real_type, a.pattern.data());
+        append(b + "hook_resid_pre", real_type, a.resid_pre.data());
+        append(b + "hook_resid_mid", real_type, a.resid_mid.data());
+        append(b + "hook_resid_post", real_type, a.resid_post.data());
     }
-    h5::Handle params = h5::open_group(g.get(), "params");
     const real* p = trainer.state().params.data();
-    for (const TensorSpec& t : trainer.layout().tensors()) h5::append_row(params.get(), t.name, real_type, p + t.offset);
+    for (const TensorSpec& t : trainer.layout().tensors()) append("snapshots/params/" + t.name, real_type, p + t.offset);
 }
 
 void RunFile::write_checkpoint(const TrainState& s) {
@@ -198,6 +256,7 @@ void RunFile::restore_checkpoint(TrainState& s) {
     rng_from_text(s.shuffle_rng, h5::get_attr_string(g.get(), "shuffle_rng"));
     rng_from_text(s.fresh_rng, h5::get_attr_string(g.get(), "fresh_rng"));
 
+    series_.clear();
     // Rows written after the checkpoint (before a crash, or off-schedule rows at the end
     // of a finished run) are written again by the resumed run.
     const hsize_t metric_rows = h5::get_attr_int(g.get(), "metrics_rows");

@@ -7,6 +7,7 @@
 // rewritten unchanged) and checkpoints (written beside the old one, then swapped), so a
 // run killed at any moment leaves the state of its last flush.
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "io/h5.hpp"
@@ -30,6 +31,9 @@ public:
     // Opens an existing run file for resuming; config_yaml() then holds its config.
     static RunFile open(const std::string& path, bool writable);
 
+    RunFile(RunFile&&) = default;
+    RunFile& operator=(RunFile&&) = default;
+
     const std::string& path() const { return path_; }
     std::string config_yaml() const;
     void set_config_yaml(const std::string& yaml);
@@ -50,8 +54,14 @@ public:
 
 private:
     RunFile(std::string path, h5::Handle file) : path_(std::move(path)), file_(std::move(file)) {}
+    // The open dataset at path, kept open for the run: opening a dataset for every row
+    // cost more than writing the row.
+    hid_t series(const std::string& path);
+    void append(const std::string& path, hid_t mem_type, const void* row) { h5::append_row(series(path), mem_type, row); }
+
     std::string path_;
-    h5::Handle file_;
+    h5::Handle file_;  // declared first, so closed after the datasets
+    std::map<std::string, h5::Handle> series_;
 };
 
 }  // namespace ctr

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <numbers>
 
 namespace ctr {
 
@@ -232,7 +233,7 @@ void activation_forward(real* out, const real* inp, int n, bool gelu) {
 
 void activation_backward(real* dinp, const real* dout, const real* inp, int n, bool gelu) {
     const real inv_sqrt2 = real(1) / std::sqrt(real(2));
-    const real inv_sqrt2pi = real(1) / std::sqrt(real(2) * real(M_PI));
+    const real inv_sqrt2pi = real(1) / std::sqrt(real(2) * std::numbers::pi_v<real>);
     for (int i = 0; i < n; ++i) {
         const real x = inp[i];
         const real grad = gelu ? real(0.5) * (real(1) + std::erf(x * inv_sqrt2)) +

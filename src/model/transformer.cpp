@@ -139,6 +139,7 @@ real Transformer::forward(const real* p, const Batch& batch, const ForwardHooks*
         for (auto& a : acts_.blocks) std::fill(a.pattern.begin(), a.pattern.end(), real(0));
     acts_.B = B;
     acts_.T = T;
+    last_batch_ = &batch;
 
     embed_forward(acts_.blocks[0].resid_pre.data(), p, batch);
     for (int l = 0; l < cfg_.n_layers; ++l) {
@@ -202,7 +203,8 @@ real Transformer::forward(const real* p, const Batch& batch, const ForwardHooks*
 
 void Transformer::backward(const real* p, real* g, const Batch& batch) {
     const int B = acts_.B, T = acts_.T, N = B * T;
-    if (B != batch.B || T != batch.T) throw std::logic_error("backward without a matching forward");
+    if (&batch != last_batch_ || B != batch.B || T != batch.T)
+        throw std::logic_error("backward without a forward on the same batch");
     const int D = cfg_.d_model, H = cfg_.n_heads, Dh = cfg_.d_head, M = cfg_.d_mlp;
     const int HD = H * Dh;
     const bool norm = cfg_.norm != "none", rms = cfg_.norm == "rmsnorm";

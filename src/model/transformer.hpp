@@ -88,6 +88,7 @@ private:
     std::vector<real> sinusoid_;             // (n_ctx, D) fixed positions, when chosen
     Activations acts_;
     GradWorkspace ws_;
+    const Batch* last_batch_ = nullptr;  // the batch of the last forward, which backward must get
 };
 
 }  // namespace ctr

@@ -4,6 +4,7 @@
 #include <boost/random/uniform_int_distribution.hpp>
 #include <boost/random/uniform_real_distribution.hpp>
 #include <numeric>
+#include <stdexcept>
 
 namespace ctr {
 
@@ -24,6 +25,8 @@ SequenceSet generate_sequences(const TaskConfig& cfg, int n, Rng& rng) {
     s.supervised.assign(nt, 0);
     s.sep_pos.assign(n, 0);
     const SepRange range = sep_range(cfg);
+    if (range.first > range.last)  // validate_config rejects such configs; this guards direct callers
+        throw std::invalid_argument("task: no position for [SEP] leaves min_before_sep and min_after_sep numbers");
     boost::random::uniform_int_distribution<int> sep_dist(range.first, range.last);
     boost::random::normal_distribution<double> normal(0.0, 1.0);
     boost::random::uniform_real_distribution<double> uniform(-1.0, 1.0);

@@ -1,0 +1,89 @@
+#include "analysis/verdict.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <functional>
+
+namespace ctr {
+
+Snapshot headline(const MechanismMetrics& m, int64_t step, double rel_error) {
+    Snapshot s;
+    s.step = step;
+    s.rel_error = rel_error;
+    s.pair_score = m.pair_score;
+    bool have_catch = false;
+    for (int l = 0; l + 1 < m.n_layers; ++l)
+        for (int h = 0; h < m.n_heads; ++h)
+            if (!have_catch || m.get(m.catch_score, l, h) > s.catch_score) {
+                have_catch = true;
+                s.catch_score = m.get(m.catch_score, l, h);
+                s.tag_separation = m.get(m.tag_separation, l, h);
+            }
+    for (int l = 1; l < m.n_layers; ++l)
+        for (int h = 0; h < m.n_heads; ++h) s.release = std::max(s.release, m.get(m.release, l, h));
+    return s;
+}
+
+namespace {
+
+int64_t first_stable(const std::vector<Snapshot>& s, const std::function<bool(const Snapshot&)>& past) {
+    int64_t step = -1;
+    for (size_t i = s.size(); i-- > 0;) {
+        if (!past(s[i])) break;
+        step = s[i].step;
+    }
+    return step;
+}
+
+}  // namespace
+
+Emergence emergence(const std::vector<Snapshot>& snapshots, const AnalysisConfig& cfg) {
+    Emergence e;
+    e.catch_step = first_stable(snapshots, [&](const Snapshot& s) { return s.catch_score >= cfg.catch_threshold; });
+    e.tag_step = first_stable(snapshots, [&](const Snapshot& s) { return s.tag_separation >= cfg.tag_threshold; });
+    e.release_step = first_stable(snapshots, [&](const Snapshot& s) { return s.release >= cfg.release_threshold; });
+    e.solved_step = first_stable(snapshots, [&](const Snapshot& s) { return s.rel_error < cfg.success_rel_error; });
+    return e;
+}
+
+Verdict judge(const MechanismMetrics& m, double rel_error, const AnalysisConfig& cfg) {
+    Verdict v;
+    v.rel_error = rel_error;
+    v.solved = rel_error < cfg.success_rel_error;
+    v.catch_layer = m.catch_layer;
+    v.catch_head = m.catch_head;
+    v.release_layer = m.release_layer;
+    v.release_head = m.release_head;
+    double best = -1;
+    for (int l1 = 0; l1 < m.n_layers; ++l1)
+        for (int l2 = l1 + 1; l2 < m.n_layers; ++l2)
+            for (int h1 = 0; h1 < m.n_heads; ++h1)
+                for (int h2 = 0; h2 < m.n_heads; ++h2) {
+                    const double c = m.get(m.catch_score, l1, h1), r = m.get(m.release, l2, h2);
+                    if (c >= cfg.catch_threshold && r >= cfg.release_threshold && std::min(c, r) > best) {
+                        best = std::min(c, r);
+                        v.mechanism = true;
+                        v.catch_layer = l1;
+                        v.catch_head = h1;
+                        v.release_layer = l2;
+                        v.release_head = h2;
+                    }
+                }
+    if (v.catch_layer >= 0) {
+        v.catch_score = m.get(m.catch_score, v.catch_layer, v.catch_head);
+        v.tag_separation = m.get(m.tag_separation, v.catch_layer, v.catch_head);
+        v.release = m.get(m.release, v.release_layer, v.release_head);
+        v.release_evenness = m.get(m.release_evenness, v.release_layer, v.release_head);
+    }
+    v.success = v.solved && v.mechanism;
+    char buf[320];
+    std::snprintf(buf, sizeof buf, "%s: rel_error %.3g %s %.3g; catch %.3f (L%dH%d) %s %.3g, release %.3f (L%dH%d) %s %.3g",
+                  v.success ? "success" : "failure", rel_error, v.solved ? "<" : ">=", cfg.success_rel_error,
+                  v.catch_score, v.catch_layer, v.catch_head, v.catch_score >= cfg.catch_threshold ? ">=" : "<",
+                  cfg.catch_threshold, v.release, v.release_layer, v.release_head,
+                  v.release >= cfg.release_threshold ? ">=" : "<", cfg.release_threshold);
+    v.summary = buf;
+    return v;
+}
+
+}  // namespace ctr

@@ -1,0 +1,52 @@
+#pragma once
+// Over a run: when catch, tag and release emerged, and whether the run succeeded.
+// Definitions: docs/metrics.md ("Emergence" and "Verdict").
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "analysis/mechanism.hpp"
+#include "config/config.hpp"
+
+namespace ctr {
+
+// The headline numbers of one snapshot.
+struct Snapshot {
+    int64_t step = 0;
+    double rel_error = std::numeric_limits<double>::quiet_NaN();  // relative error (evaluation set, or the probe's)
+    double catch_score = 0;      // max catch over the heads of layers 0 .. L-2 (a later layer can release)
+    double tag_separation = 0;   // tag separation of that head
+    double release = 0;          // max release over the heads of layers 1 .. L-1
+    double pair_score = 0;       // MechanismMetrics::pair_score
+};
+
+// rel_error: the caller's relative error at this step (Trainer::evaluate().rel_error);
+// pass m.rel_error to use the probe's.
+Snapshot headline(const MechanismMetrics& m, int64_t step, double rel_error);
+
+// The first step from which the quantity stays past its threshold through the last
+// snapshot; -1 when the last snapshot is not past it (or there are none).
+struct Emergence {
+    int64_t catch_step = -1;     // catch_score >= analysis.catch_threshold
+    int64_t tag_step = -1;       // tag_separation >= analysis.tag_threshold
+    int64_t release_step = -1;   // release >= analysis.release_threshold
+    int64_t solved_step = -1;    // rel_error < analysis.success_rel_error
+};
+// snapshots in increasing step order.
+Emergence emergence(const std::vector<Snapshot>& snapshots, const AnalysisConfig& cfg);
+
+struct Verdict {
+    bool success = false;        // solved && mechanism
+    bool solved = false;         // rel_error < success_rel_error
+    bool mechanism = false;      // some l1 < l2, h1, h2: catch[l1,h1] >= catch_threshold, release[l2,h2] >= release_threshold
+    double rel_error = 0;
+    // the pair found (the one passing both thresholds with the largest min(catch, release)),
+    // else MechanismMetrics' best pair
+    int catch_layer = -1, catch_head = -1, release_layer = -1, release_head = -1;
+    double catch_score = 0, release = 0, release_evenness = 0, tag_separation = 0;
+    std::string summary;         // one line, e.g. "success: rel_error 3.1e-4 < 1e-2; catch 0.998 (L0H0), release 0.997 (L1H0)"
+};
+Verdict judge(const MechanismMetrics& m, double rel_error, const AnalysisConfig& cfg);
+
+}  // namespace ctr
