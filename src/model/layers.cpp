@@ -10,39 +10,114 @@ namespace ctr {
 // ----------------------------------------------------------------------------
 // linear
 
-constexpr int kLazyProductMaxDepth = 8;
+// With narrow inputs and outputs (the paper's d_model = d_head = 2) a GEMM spends its
+// time packing and looping over tiny blocks; plain loops with both widths known at
+// compile time are several times faster there (docs/performance.md). kOC = 0: the
+// output width is known only at run time. Wider inputs go to Eigen.
+template <int kC, int kOC>
+void linear_forward_narrow(real* __restrict out, int out_stride, const real* __restrict inp, int in_stride,
+                           const real* __restrict W, const real* __restrict bias, int N, int oc, bool accumulate) {
+    const int OC = kOC > 0 ? kOC : oc;
+    for (int n = 0; n < N; ++n) {
+        const real* x = inp + static_cast<size_t>(n) * in_stride;
+        real* o = out + static_cast<size_t>(n) * out_stride;
+        for (int j = 0; j < OC; ++j) {
+            real s = bias ? bias[j] : real(0);
+            for (int c = 0; c < kC; ++c) s += x[c] * W[c * OC + j];
+            o[j] = accumulate ? o[j] + s : s;
+        }
+    }
+}
+
+template <int kC, int kOC>
+void linear_backward_narrow(real* __restrict dinp, int in_stride, real* __restrict dW, real* __restrict dbias,
+                            const real* __restrict dout, int out_stride, const real* __restrict inp,
+                            const real* __restrict W, int N, int oc) {
+    const int OC = kOC > 0 ? kOC : oc;
+    for (int n = 0; n < N; ++n) {
+        const real* x = inp + static_cast<size_t>(n) * in_stride;
+        const real* dy = dout + static_cast<size_t>(n) * out_stride;
+        for (int c = 0; c < kC; ++c) {
+            real s = 0;
+            for (int j = 0; j < OC; ++j) {
+                s += dy[j] * W[c * OC + j];
+                dW[c * OC + j] += x[c] * dy[j];
+            }
+            if (dinp) dinp[static_cast<size_t>(n) * in_stride + c] += s;
+        }
+        if (dbias)
+            for (int j = 0; j < OC; ++j) dbias[j] += dy[j];
+    }
+}
+
+using LinearForwardFn = void (*)(real*, int, const real*, int, const real*, const real*, int, int, bool);
+using LinearBackwardFn = void (*)(real*, int, real*, real*, const real*, int, const real*, const real*, int, int);
+
+template <int kC>
+LinearForwardFn narrow_forward(int OC) {
+    switch (OC) {
+        case 1: return linear_forward_narrow<kC, 1>;
+        case 2: return linear_forward_narrow<kC, 2>;
+        case 4: return linear_forward_narrow<kC, 4>;
+        default: return linear_forward_narrow<kC, 0>;
+    }
+}
+
+template <int kC>
+LinearBackwardFn narrow_backward(int OC) {
+    switch (OC) {
+        case 1: return linear_backward_narrow<kC, 1>;
+        case 2: return linear_backward_narrow<kC, 2>;
+        case 4: return linear_backward_narrow<kC, 4>;
+        default: return linear_backward_narrow<kC, 0>;
+    }
+}
+
+// The narrow kernel for input width C, or nullptr for the GEMM path.
+LinearForwardFn narrow_forward_for(int C, int OC) {
+    switch (C) {
+        case 1: return narrow_forward<1>(OC);
+        case 2: return narrow_forward<2>(OC);
+        case 3: return narrow_forward<3>(OC);
+        case 4: return narrow_forward<4>(OC);
+        default: return nullptr;
+    }
+}
+
+LinearBackwardFn narrow_backward_for(int C, int OC) {
+    switch (C) {
+        case 1: return narrow_backward<1>(OC);
+        case 2: return narrow_backward<2>(OC);
+        case 3: return narrow_backward<3>(OC);
+        case 4: return narrow_backward<4>(OC);
+        default: return nullptr;
+    }
+}
 
 void linear_forward(real* out, int out_stride, const real* inp, int in_stride, const real* W,
                     const real* bias, int N, int C, int OC, bool accumulate) {
+    if (const LinearForwardFn narrow = narrow_forward_for(C, OC))
+        return narrow(out, out_stride, inp, in_stride, W, bias, N, OC, accumulate);
     StridedMatMap o(out, N, OC, Eigen::OuterStride<>(out_stride));
     ConstStridedMatMap x(inp, N, C, Eigen::OuterStride<>(in_stride));
     ConstMatMap w(W, C, OC);
-    // With a short inner dimension (the paper's d_model = 2) Eigen's blocked GEMM spends
-    // most of its time packing; a coefficient-wise product is several times faster there.
-    if (C <= kLazyProductMaxDepth) {
-        if (accumulate)
-            o.noalias() += x.lazyProduct(w);
-        else
-            o.noalias() = x.lazyProduct(w);
-    } else if (accumulate) {
+    if (accumulate)
         o.noalias() += x * w;
-    } else {
+    else
         o.noalias() = x * w;
-    }
     if (bias) o.rowwise() += Eigen::Map<const Eigen::Matrix<real, 1, Eigen::Dynamic>>(bias, OC);
 }
 
 void linear_backward(real* dinp, int in_stride, real* dW, real* dbias, const real* dout,
                      int out_stride, const real* inp, const real* W, int N, int C, int OC) {
+    if (const LinearBackwardFn narrow = narrow_backward_for(C, OC))
+        return narrow(dinp, in_stride, dW, dbias, dout, out_stride, inp, W, N, OC);
     ConstStridedMatMap dout_m(dout, N, OC, Eigen::OuterStride<>(out_stride));
     ConstStridedMatMap x(inp, N, C, Eigen::OuterStride<>(in_stride));
     ConstMatMap w(W, C, OC);
     if (dinp) {
         StridedMatMap dx(dinp, N, C, Eigen::OuterStride<>(in_stride));
-        if (OC <= kLazyProductMaxDepth)
-            dx.noalias() += dout_m.lazyProduct(w.transpose());
-        else
-            dx.noalias() += dout_m * w.transpose();
+        dx.noalias() += dout_m * w.transpose();
     }
     MatMap(dW, C, OC).noalias() += x.transpose() * dout_m;
     if (dbias)
