@@ -162,15 +162,23 @@ int run(int argc, char** argv) {
     hooks.should_stop = interrupt_requested;
     const auto t0 = std::chrono::steady_clock::now();
     const int64_t first_step = trainer.state().step;
-    const LoopEnd end = run_training(trainer, run_file.get(), hooks);
+    const LoopResult result = run_training(trainer, run_file.get(), hooks);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     progress.finish();
-    if (end == LoopEnd::kInterrupted) {
+    if (result.end == LoopEnd::kInterrupted) {
         std::fprintf(stderr, "interrupted at step %lld; everything up to it is in %s\nresume with: ctr-train --resume %s\n",
                      static_cast<long long>(trainer.state().step), out.c_str(), out.c_str());
         return kExitInterrupted;
     }
     print_summary(trainer, trainer.evaluate(), out, seconds, trainer.state().step - first_step);
+    const Emergence& e = result.emergence;
+    std::printf("emergence (first step for good): catch %lld  tag %lld  release %lld  solved %lld\n",
+                static_cast<long long>(e.catch_step), static_cast<long long>(e.tag_step),
+                static_cast<long long>(e.release_step), static_cast<long long>(e.solved_step));
+    if (result.causal.layer >= 0)
+        std::printf("causal: loss %.3g -> %.3g without catch (L%dH%d), -> %.3g without the tag\n", result.causal.clean_loss,
+                    result.causal.catch_ablated_loss, result.causal.layer, result.causal.head, result.causal.tag_ablated_loss);
+    std::printf("verdict: %s\n", result.verdict.summary.c_str());
     return 0;
 }
 

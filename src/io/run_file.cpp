@@ -33,6 +33,32 @@ void rng_from_text(Rng& rng, const std::string& text) {
     if (!is) throw h5::IoError("checkpoint: random-number state is unreadable");
 }
 
+// The per-snapshot mechanism metrics (docs/metrics.md) under /snapshots/metrics.
+enum class MetricShape { kLayerHead, kLayerHeadPos, kLayerHeadDModel };
+struct MetricSeries {
+    const char* name;
+    MetricShape shape;
+    const std::vector<double> MechanismMetrics::*field;
+};
+const MetricSeries kMechanismSeries[] = {
+    {"sink_alpha", MetricShape::kLayerHeadPos, &MechanismMetrics::sink_alpha},
+    {"sink_sep", MetricShape::kLayerHead, &MechanismMetrics::sink_sep},
+    {"sink_bos", MetricShape::kLayerHead, &MechanismMetrics::sink_bos},
+    {"sink_rate_sep", MetricShape::kLayerHead, &MechanismMetrics::sink_rate_sep},
+    {"sink_rate_bos", MetricShape::kLayerHead, &MechanismMetrics::sink_rate_bos},
+    {"sink_rate_any", MetricShape::kLayerHead, &MechanismMetrics::sink_rate_any},
+    {"n_sinks", MetricShape::kLayerHead, &MechanismMetrics::n_sinks},
+    {"catch", MetricShape::kLayerHead, &MechanismMetrics::catch_score},
+    {"tag", MetricShape::kLayerHeadDModel, &MechanismMetrics::tag},
+    {"tag_norm", MetricShape::kLayerHead, &MechanismMetrics::tag_norm},
+    {"tag_share", MetricShape::kLayerHead, &MechanismMetrics::tag_share},
+    {"tag_separation", MetricShape::kLayerHead, &MechanismMetrics::tag_separation},
+    {"release", MetricShape::kLayerHead, &MechanismMetrics::release},
+    {"release_evenness", MetricShape::kLayerHead, &MechanismMetrics::release_evenness},
+};
+// The headline numbers of each snapshot, under /snapshots/headline.
+const char* const kHeadlineNames[] = {"catch", "tag_separation", "release", "pair_score", "probe_rel_error"};
+
 // Cuts every series in group (and its subgroups) to n rows.
 void truncate_series(hid_t group, hsize_t n) {
     H5G_info_t info;
@@ -146,6 +172,17 @@ RunFile RunFile::create(const std::string& path, const Trainer& trainer, const s
             for (const char* s : {"hook_resid_pre", "hook_resid_mid", "hook_resid_post"})
                 h5::create_series(g.get(), b + s, H5T_IEEE_F32LE, {B, T, D}, 1, true, "snapshot,batch,pos,d_model");
         }
+        h5::Handle mech = h5::create_group(g.get(), "metrics");
+        const hsize_t L = m.n_layers;
+        for (const MetricSeries& s : kMechanismSeries) {
+            std::vector<hsize_t> shape{L, H};
+            std::string axes = "snapshot,layer,head";
+            if (s.shape == MetricShape::kLayerHeadPos) shape.push_back(T), axes += ",key";
+            if (s.shape == MetricShape::kLayerHeadDModel) shape.push_back(D), axes += ",d_model";
+            h5::create_series(mech.get(), s.name, H5T_NATIVE_DOUBLE, shape, 1, false, axes);
+        }
+        h5::Handle headline = h5::create_group(g.get(), "headline");
+        for (const char* name : kHeadlineNames) h5::create_series(headline.get(), name, H5T_NATIVE_DOUBLE, {}, 256, false, "snapshot");
         h5::Handle params = h5::create_group(g.get(), "params");
         for (const TensorSpec& t : trainer.layout().tensors())
             h5::create_series(params.get(), t.name, H5T_NATIVE_DOUBLE, as_hsize(t.shape), 1, true,
@@ -190,7 +227,7 @@ void RunFile::append_metrics(const MetricsRow& row) {
         append(std::string("metrics/") + kMetricNames[i], H5T_NATIVE_DOUBLE, &values[i]);
 }
 
-void RunFile::append_snapshot(int64_t step, const Trainer& trainer) {
+void RunFile::append_snapshot(int64_t step, const Trainer& trainer, const MechanismMetrics& m, const Snapshot& headline) {
     const Activations& acts = trainer.probe_model().activations();
     const hid_t real_type = h5::native_type<real>();
     append("snapshots/step", H5T_NATIVE_INT64, &step);
@@ -205,6 +242,61 @@ void RunFile::append_snapshot(int64_t step, const Trainer& trainer) {
     }
     const real* p = trainer.state().params.data();
     for (const TensorSpec& t : trainer.layout().tensors()) append("snapshots/params/" + t.name, real_type, p + t.offset);
+    for (const MetricSeries& s : kMechanismSeries)
+        append(std::string("snapshots/metrics/") + s.name, H5T_NATIVE_DOUBLE, (m.*s.field).data());
+    const double values[] = {headline.catch_score, headline.tag_separation, headline.release, headline.pair_score,
+                             headline.rel_error};
+    for (size_t i = 0; i < std::size(kHeadlineNames); ++i)
+        append(std::string("snapshots/headline/") + kHeadlineNames[i], H5T_NATIVE_DOUBLE, &values[i]);
+}
+
+std::vector<Snapshot> RunFile::read_headlines() {
+    const hid_t root = file_.get();
+    const size_t n = h5::n_rows(root, "snapshots/step");
+    std::vector<int64_t> steps(n);
+    std::vector<std::vector<double>> cols(std::size(kHeadlineNames), std::vector<double>(n));
+    h5::read_array(root, "snapshots/step", H5T_NATIVE_INT64, steps.data(), n);
+    for (size_t i = 0; i < cols.size(); ++i)
+        h5::read_array(root, std::string("snapshots/headline/") + kHeadlineNames[i], H5T_NATIVE_DOUBLE, cols[i].data(), n);
+    std::vector<Snapshot> out(n);
+    for (size_t k = 0; k < n; ++k) {
+        out[k].step = steps[k];
+        out[k].catch_score = cols[0][k];
+        out[k].tag_separation = cols[1][k];
+        out[k].release = cols[2][k];
+        out[k].pair_score = cols[3][k];
+        out[k].rel_error = cols[4][k];
+    }
+    return out;
+}
+
+void RunFile::write_verdict(const Verdict& v, const Emergence& e, const CausalResult& c) {
+    const hid_t root = file_.get();
+    if (h5::exists(root, "verdict")) h5::check(H5Ldelete(root, "verdict", H5P_DEFAULT), "replacing /verdict");
+    h5::Handle g = h5::create_group(root, "verdict");
+    const hid_t id = g.get();
+    h5::set_attr(id, "success", int64_t{v.success});
+    h5::set_attr(id, "solved", int64_t{v.solved});
+    h5::set_attr(id, "mechanism", int64_t{v.mechanism});
+    h5::set_attr(id, "summary", v.summary);
+    h5::set_attr(id, "rel_error", v.rel_error);
+    h5::set_attr(id, "catch_layer", int64_t{v.catch_layer});
+    h5::set_attr(id, "catch_head", int64_t{v.catch_head});
+    h5::set_attr(id, "release_layer", int64_t{v.release_layer});
+    h5::set_attr(id, "release_head", int64_t{v.release_head});
+    h5::set_attr(id, "catch", v.catch_score);
+    h5::set_attr(id, "release", v.release);
+    h5::set_attr(id, "release_evenness", v.release_evenness);
+    h5::set_attr(id, "tag_separation", v.tag_separation);
+    h5::set_attr(id, "catch_step", e.catch_step);
+    h5::set_attr(id, "tag_step", e.tag_step);
+    h5::set_attr(id, "release_step", e.release_step);
+    h5::set_attr(id, "solved_step", e.solved_step);
+    h5::set_attr(id, "causal_layer", int64_t{c.layer});
+    h5::set_attr(id, "causal_head", int64_t{c.head});
+    h5::set_attr(id, "clean_loss", c.clean_loss);
+    h5::set_attr(id, "catch_ablated_loss", c.catch_ablated_loss);
+    h5::set_attr(id, "tag_ablated_loss", c.tag_ablated_loss);
 }
 
 void RunFile::write_checkpoint(const TrainState& s) {

@@ -10,6 +10,9 @@
 #include <map>
 #include <string>
 
+#include "analysis/causal.hpp"
+#include "analysis/mechanism.hpp"
+#include "analysis/verdict.hpp"
 #include "io/h5.hpp"
 #include "training/trainer.hpp"
 
@@ -41,8 +44,13 @@ public:
     void set_status(const std::string& status);
 
     void append_metrics(const MetricsRow& row);
-    // The probe model must hold the activations of a forward pass on the probe batch.
-    void append_snapshot(int64_t step, const Trainer& trainer);
+    // The probe model must hold the activations of a forward pass on the probe batch;
+    // m and headline are the mechanism metrics of that pass.
+    void append_snapshot(int64_t step, const Trainer& trainer, const MechanismMetrics& m, const Snapshot& headline);
+    // The headline metrics of every snapshot so far, in step order.
+    std::vector<Snapshot> read_headlines();
+    // The end-of-run verdict, replacing any earlier one.
+    void write_verdict(const Verdict& v, const Emergence& e, const CausalResult& c);
     // Writes the full training state. The metrics and snapshot rows written so far are
     // recorded with it, so a resume can drop rows written after it.
     void write_checkpoint(const TrainState& state);

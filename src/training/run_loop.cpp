@@ -28,18 +28,32 @@ MetricsRow close_metrics_row(Trainer& trainer) {
     return row;
 }
 
-void write_snapshot(Trainer& trainer, RunFile& run) {
+// Runs the probe batch and measures the mechanism on it.
+MechanismMetrics measure(Trainer& trainer) {
     trainer.run_probe();
-    run.append_snapshot(trainer.state().step, trainer);
+    return compute_mechanism(trainer.probe_model(), trainer.state().params.data(), trainer.probe_batch(),
+                             trainer.config().analysis);
 }
 
 }  // namespace
 
-LoopEnd run_training(Trainer& trainer, RunFile* run, const LoopHooks& hooks) {
+LoopResult run_training(Trainer& trainer, RunFile* run, const LoopHooks& hooks) {
     const Config& cfg = trainer.config();
     TrainState& s = trainer.state();
     const auto start = std::chrono::steady_clock::now();
-    LoopReport report{s.step, trainer.total_steps(), s.epoch, 0, 0, 0, 0, 0};
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    LoopReport report{s.step, trainer.total_steps(), s.epoch, nan, nan, nan, 0, 0, nan, nan};
+    // Headline metrics of every snapshot, for the emergence steps (a resumed run starts
+    // from those already in its file).
+    std::vector<Snapshot> history = run ? run->read_headlines() : std::vector<Snapshot>{};
+    auto write_snapshot = [&](RunFile& file) {
+        const MechanismMetrics m = measure(trainer);
+        const Snapshot h = headline(m, s.step, m.rel_error);
+        file.append_snapshot(s.step, trainer, m, h);
+        history.push_back(h);
+        report.catch_score = h.catch_score;
+        report.release = h.release;
+    };
     auto publish_row = [&](const MetricsRow& row) {
         report.train_loss = row.train_loss;
         report.eval_loss = row.eval_loss;
@@ -51,7 +65,7 @@ LoopEnd run_training(Trainer& trainer, RunFile* run, const LoopHooks& hooks) {
         publish_row(row);
         if (run) {
             run->append_metrics(row);
-            if (is_snapshot_step(cfg.log, 0)) write_snapshot(trainer, *run);
+            if (is_snapshot_step(cfg.log, 0)) write_snapshot(*run);
             run->flush();
         }
     }
@@ -74,7 +88,7 @@ LoopEnd run_training(Trainer& trainer, RunFile* run, const LoopHooks& hooks) {
         }
         if (run) {
             if (row) run->append_metrics(*row);
-            if (is_snapshot_step(cfg.log, s.step)) write_snapshot(trainer, *run);
+            if (is_snapshot_step(cfg.log, s.step)) write_snapshot(*run);
             if (s.step % cfg.log.checkpoint_every == 0)
                 run->write_checkpoint(s);  // flushes
             else if (metrics_due)
@@ -87,18 +101,28 @@ LoopEnd run_training(Trainer& trainer, RunFile* run, const LoopHooks& hooks) {
         if (hooks.progress) hooks.progress(report);
     }
 
+    LoopResult result{end, {}, {}, {}};
     if (run) {
         run->write_checkpoint(s);
         if (end == LoopEnd::kFinished) {
             // The last step's rows, where the schedules did not already write them. They
             // come after the checkpoint, so a resumed (extended) run drops them again.
             if (s.step % cfg.train.eval_every != 0) run->append_metrics(close_metrics_row(trainer));
-            if (!is_snapshot_step(cfg.log, s.step)) write_snapshot(trainer, *run);
+            if (cfg.log.snapshots && !is_snapshot_step(cfg.log, s.step)) write_snapshot(*run);
         }
+    }
+    if (end == LoopEnd::kFinished) {
+        const MechanismMetrics m = measure(trainer);
+        result.verdict = judge(m, trainer.evaluate().rel_error, cfg.analysis);
+        result.emergence = emergence(history, cfg.analysis);
+        result.causal = causal_tests(cfg, s.params.data(), trainer.probe_batch(), m);
+        if (run) run->write_verdict(result.verdict, result.emergence, result.causal);
+    }
+    if (run) {
         run->set_status(end == LoopEnd::kFinished ? "complete" : "interrupted");
         run->flush();
     }
-    return end;
+    return result;
 }
 
 }  // namespace ctr

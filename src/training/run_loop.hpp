@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <functional>
 
+#include "analysis/causal.hpp"
+#include "analysis/verdict.hpp"
 #include "io/run_file.hpp"
 #include "training/trainer.hpp"
 
@@ -17,9 +19,19 @@ struct LoopReport {
     double eval_loss, eval_rel_error;  // at the last metrics row
     double elapsed_s;             // wall time of this invocation's training
     int64_t steps_done;           // steps this invocation has taken
+    double catch_score, release;  // headline mechanism metrics at the last snapshot (NaN before one)
 };
 
 enum class LoopEnd { kFinished, kInterrupted };
+
+struct LoopResult {
+    LoopEnd end;
+    // For a finished run: the verdict on the final parameters, when the mechanism's
+    // milestones were first reached for good, and the causal tests.
+    Verdict verdict;
+    Emergence emergence;
+    CausalResult causal;
+};
 
 struct LoopHooks {
     std::function<void(const LoopReport&)> progress;  // after every step
@@ -29,6 +41,6 @@ struct LoopHooks {
 // Trains until the trainer is done or should_stop says so. With a run file, writes
 // metrics rows, snapshots and checkpoints as the config asks, and on the way out a
 // final checkpoint (and, on a finished run, the rows of the last step).
-LoopEnd run_training(Trainer& trainer, RunFile* run, const LoopHooks& hooks);
+LoopResult run_training(Trainer& trainer, RunFile* run, const LoopHooks& hooks);
 
 }  // namespace ctr

@@ -4,6 +4,7 @@
 #include <boost/random/uniform_int_distribution.hpp>
 #include <numeric>
 
+#include "analysis/theorem71.hpp"
 #include "model/init.hpp"
 #include "training/schedule.hpp"
 
@@ -65,8 +66,12 @@ Trainer::Trainer(const Config& cfg)
     }
     baseline_mse_ = w > 0 ? se / w : 0.0;
 
-    Rng init_rng = make_stream(cfg.seed, Stream::kInit);
-    init_params_random(state_.params, layout(), cfg.model, init_rng);
+    if (cfg.model.init == "theorem71") {
+        state_.params = theorem71_params(layout(), cfg.model, cfg.model.init_tag_scale);
+    } else {
+        Rng init_rng = make_stream(cfg.seed, Stream::kInit);
+        init_params_random(state_.params, layout(), cfg.model, init_rng);
+    }
     state_.opt = make_optimizer_state(cfg.train, layout().total());
     grads_.assign(layout().total(), real(0));
 }

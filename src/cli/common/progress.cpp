@@ -20,9 +20,10 @@ void ProgressPrinter::update(const LoopReport& r) {
     }
     const double rate = r.elapsed_s > 0 ? r.steps_done / r.elapsed_s : 0;
     const double eta = rate > 0 ? (r.total_steps - r.step) / rate : 0;
-    std::fprintf(out_, "%sepoch %lld  step %lld/%lld  loss %.4g  rel_err %.4g  %.0f steps/s  ETA %.1fs%s",
+    std::fprintf(out_, "%sepoch %lld  step %lld/%lld  loss %.4g  rel_err %.4g  catch %.2f  release %.2f  %.0f steps/s  ETA %.1fs%s",
                  live_ ? "\r\033[K" : "", static_cast<long long>(r.epoch), static_cast<long long>(r.step),
-                 static_cast<long long>(r.total_steps), r.train_loss, r.eval_rel_error, rate, eta, live_ ? "" : "\n");
+                 static_cast<long long>(r.total_steps), r.train_loss, r.eval_rel_error, r.catch_score, r.release, rate,
+                 eta, live_ ? "" : "\n");
     line_open_ = live_;
     std::fflush(out_);
 }
