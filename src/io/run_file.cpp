@@ -199,7 +199,11 @@ RunFile RunFile::create(const std::string& path, const Trainer& trainer, const s
 RunFile RunFile::open(const std::string& path, bool writable) {
     h5::quiet_errors();
     if (!std::filesystem::exists(path)) throw h5::IoError("run file " + path + " does not exist");
-    h5::Handle file(H5Fopen(path.c_str(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, H5P_DEFAULT));
+    // A reader does not take HDF5's file lock, so it can look at a run in progress (it
+    // sees the state of the writer's last flush).
+    h5::Handle fapl(h5::check(H5Pcreate(H5P_FILE_ACCESS), "file access list"));
+    if (!writable) h5::check(H5Pset_file_locking(fapl.get(), false, true), "file locking");
+    h5::Handle file(H5Fopen(path.c_str(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl.get()));
     if (!file.valid()) throw h5::IoError("cannot open " + path + " as an HDF5 run file");
     RunFile run(path, std::move(file));
     if (!h5::has_attr(run.file_.get(), "config") || !h5::exists(run.file_.get(), "metrics"))

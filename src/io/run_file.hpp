@@ -38,6 +38,7 @@ public:
     RunFile& operator=(RunFile&&) = default;
 
     const std::string& path() const { return path_; }
+    hid_t handle() const { return file_.get(); }
     std::string config_yaml() const;
     void set_config_yaml(const std::string& yaml);
     std::string status() const;
