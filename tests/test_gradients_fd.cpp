@@ -92,6 +92,26 @@ TEST_CASE("backward matches central finite differences for every parameter", "[g
             model.backward(params.data(), grads.data(), batch);
 
             const double h = 1e-6;
+            // The input embedding: d loss / d x for every number x goes through the
+            // embedding's gradient, dx = dembed . w_num.
+            {
+                const std::vector<real> dembed = model.dembed();
+                Batch perturbed = batch;
+                const int D = v.model.d_model;
+                for (size_t n = 0; n < batch.value.size(); ++n) {
+                    if (batch.kind[n] != kNumber) continue;
+                    double analytic = 0;
+                    for (int d = 0; d < D; ++d) analytic += dembed[n * D + d] * params[model.layout().w_num + d];
+                    perturbed.value[n] = batch.value[n] + h;
+                    const double up = model.forward(params.data(), perturbed);
+                    perturbed.value[n] = batch.value[n] - h;
+                    const double down = model.forward(params.data(), perturbed);
+                    perturbed.value[n] = batch.value[n];
+                    const double numeric = (up - down) / (2 * h);
+                    INFO("input number " << n << " analytic " << analytic << " numeric " << numeric);
+                    CHECK(close(analytic, numeric, 1e-6, 1e-8));
+                }
+            }
             for (const TensorSpec& t : model.layout().tensors()) {
                 for (size_t i = 0; i < t.size; ++i) {
                     const size_t j = t.offset + i;
