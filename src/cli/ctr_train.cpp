@@ -1,4 +1,6 @@
 // ctr-train: trains the catch-tag-release model of a config and writes one run file.
+#include <omp.h>
+
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <memory>
@@ -62,6 +64,7 @@ int run(int argc, char** argv) {
         ("out,o", po::value(&out), "run file to write (default runs/<config>-seed<seed>.h5)")
         ("overwrite", "replace an existing run file")
         ("resume", po::value(&resume), "continue the run in RUN.h5 from its last checkpoint")
+        ("threads", po::value<int>(), "threads for the batch's shards (default: all cores; results do not depend on it)")
         ("quiet,q", "print only the final summary");
     po::options_description hidden;
     std::string config_path;
@@ -82,6 +85,11 @@ int run(int argc, char** argv) {
         return 0;
     }
     const bool quiet = vm.count("quiet") > 0;
+    if (vm.count("threads")) {
+        const int threads = vm["threads"].as<int>();
+        if (threads < 1) throw UsageError("--threads: expected a whole number >= 1, got " + std::to_string(threads));
+        omp_set_num_threads(threads);
+    }
     const bool overwrite = vm.count("overwrite") > 0;
 
     Config cfg;

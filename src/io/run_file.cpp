@@ -361,6 +361,20 @@ void RunFile::restore_checkpoint(TrainState& s) {
     truncate_series(h5::open_group(root, "snapshots").get(), snapshot_rows);
 }
 
-void RunFile::flush() { h5::check(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), "flushing " + path_); }
+void RunFile::flush() {
+    // H5Fflush writes the superblock (which records the end of allocated space, EOA) and
+    // the objects in no crash-safe order. A run killed between the two could leave a
+    // superblock claiming more bytes than the file holds, which HDF5 then refuses to
+    // open ("truncated file"). Growing the file to the EOA first closes that hole; the
+    // flush itself trims the file back to the EOA.
+    haddr_t eoa = 0;
+    char name[4096];
+    if (H5Fget_eoa(file_.get(), &eoa) >= 0 && H5Fget_name(file_.get(), name, sizeof name) > 0) {
+        std::error_code ec;
+        const auto size = std::filesystem::file_size(name, ec);
+        if (!ec && size < eoa) std::filesystem::resize_file(name, eoa, ec);
+    }
+    h5::check(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), "flushing " + path_);
+}
 
 }  // namespace ctr

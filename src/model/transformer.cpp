@@ -68,7 +68,9 @@ Transformer::Transformer(const ModelConfig& cfg, int n_ctx, bool bos, int max_ba
     ws_.dmlp_post.resize(N * M);
     ws_.doutput.resize(N);
     ws_.dembed.resize(N * D);
-    ws_.dpattern_row.resize(T);
+    ws_.dpattern_row.resize(kShards * T);
+    shard_loss_.resize(kShards);
+    shard_grads_.resize(kShards * layout_.total());
 
     if (cfg.positions == "sinusoidal") {
         // The Transformer paper's encoding: even dims sin, odd dims cos, wavelengths
@@ -86,12 +88,12 @@ Transformer::Transformer(const ModelConfig& cfg, int n_ctx, bool bos, int max_ba
 // embedding: a number x enters as x * w_num + b_num; [SEP] and [BOS] have their own
 // vectors; then the position vector, if any.
 
-void Transformer::embed_forward(real* out, const real* p, const Batch& batch) const {
+void Transformer::embed_forward(real* out, const real* p, const Batch& batch, int b0, int b1) const {
     const int D = cfg_.d_model;
-    for (int b = 0; b < batch.B; ++b)
+    for (int b = b0; b < b1; ++b)
         for (int t = 0; t < batch.T; ++t) {
             const size_t n = static_cast<size_t>(b) * batch.T + t;
-            real* o = out + n * D;
+            real* o = out + (n - static_cast<size_t>(b0) * batch.T) * D;
             const int kind = batch.kind[n];
             for (int d = 0; d < D; ++d) {
                 real e = kind == kNumber ? batch.value[n] * p[layout_.w_num + d] + p[layout_.b_num + d]
@@ -104,12 +106,12 @@ void Transformer::embed_forward(real* out, const real* p, const Batch& batch) co
         }
 }
 
-void Transformer::embed_backward(real* g, const real* dout, const Batch& batch) const {
+void Transformer::embed_backward(real* g, const real* dout, const Batch& batch, int b0, int b1) const {
     const int D = cfg_.d_model;
-    for (int b = 0; b < batch.B; ++b)
+    for (int b = b0; b < b1; ++b)
         for (int t = 0; t < batch.T; ++t) {
             const size_t n = static_cast<size_t>(b) * batch.T + t;
-            const real* d_o = dout + n * D;
+            const real* d_o = dout + (n - static_cast<size_t>(b0) * batch.T) * D;
             const int kind = batch.kind[n];
             for (int d = 0; d < D; ++d) {
                 if (kind == kNumber) {
@@ -125,106 +127,158 @@ void Transformer::embed_backward(real* g, const real* dout, const Batch& batch) 
 
 // ----------------------------------------------------------------------------
 
+// The batch is cut into a fixed number of shards of whole sequences, run in parallel;
+// each shard's loss and parameter gradient are summed in shard order. The cut depends
+// only on the batch size, never on the thread count, so results are bit-identical
+// whatever OMP_NUM_THREADS is (docs/model.md).
+int Transformer::n_shards(int B) const { return std::max(1, std::min(B, kShards)); }
+int Transformer::shard_begin(int s, int B) const { return static_cast<int>(static_cast<int64_t>(s) * B / n_shards(B)); }
+
 real Transformer::forward(const real* p, const Batch& batch, const ForwardHooks* hooks) {
     if (batch.B > max_batch_ || batch.T > n_ctx_)
         throw std::invalid_argument("batch larger than the model's workspace");
     if (batch.T > 0 && !bos_ && std::find(batch.kind.begin(), batch.kind.end(), kBos) != batch.kind.end())
         throw std::invalid_argument("batch has [BOS] but the model has no [BOS] vector");
-    const int B = batch.B, T = batch.T, N = B * T;
-    const int D = cfg_.d_model, H = cfg_.n_heads, Dh = cfg_.d_head, M = cfg_.d_mlp;
-    const int HD = H * Dh;
-    const bool norm = cfg_.norm != "none", rms = cfg_.norm == "rmsnorm";
-    const real scale = cfg_.attn_scale == "inv_sqrt_d_head" ? real(1) / std::sqrt(real(Dh)) : real(1);
+    const int B = batch.B, T = batch.T;
     if (T != acts_.T)  // the attention kernel writes only key <= query; the rest must read 0
         for (auto& a : acts_.blocks) std::fill(a.pattern.begin(), a.pattern.end(), real(0));
     acts_.B = B;
     acts_.T = T;
     last_batch_ = &batch;
-
-    embed_forward(acts_.blocks[0].resid_pre.data(), p, batch);
-    for (int l = 0; l < cfg_.n_layers; ++l) {
-        BlockActivations& a = acts_.blocks[l];
-        const BlockOffsets& o = layout_.blocks[l];
-        if (l > 0) std::copy_n(acts_.blocks[l - 1].resid_post.begin(), N * D, a.resid_pre.begin());
-
-        const real* x = a.resid_pre.data();
-        if (norm) {
-            norm_forward(a.ln1.data(), a.ln1_mean.data(), a.ln1_rstd.data(), x, p + o.ln1_w,
-                         at(p, o.ln1_b), N, D, rms);
-            x = a.ln1.data();
-        }
-        real* q = cfg_.qk_norm ? a.q_pre.data() : a.q.data();
-        real* k = cfg_.qk_norm ? a.k_pre.data() : a.k.data();
-        for (int h = 0; h < H; ++h) {
-            const size_t w = static_cast<size_t>(h) * D * Dh, bh = static_cast<size_t>(h) * Dh;
-            linear_forward(q + h * Dh, HD, x, D, p + o.W_Q + w, o.b_Q == kAbsent ? nullptr : p + o.b_Q + bh, N, D, Dh, false);
-            linear_forward(k + h * Dh, HD, x, D, p + o.W_K + w, o.b_K == kAbsent ? nullptr : p + o.b_K + bh, N, D, Dh, false);
-            linear_forward(a.v.data() + h * Dh, HD, x, D, p + o.W_V + w, o.b_V == kAbsent ? nullptr : p + o.b_V + bh, N, D, Dh, false);
-        }
-        if (cfg_.qk_norm) {
-            // every (position, head) row of d_head values normalised, one gain shared by heads
-            norm_forward(a.q.data(), nullptr, a.q_rstd.data(), q, p + o.q_norm_w, nullptr, N * H, Dh, true);
-            norm_forward(a.k.data(), nullptr, a.k_rstd.data(), k, p + o.k_norm_w, nullptr, N * H, Dh, true);
-        }
-        attention_forward(a.z.data(), a.pattern.data(), a.q.data(), a.k.data(), a.v.data(), B, T, H, Dh, scale);
-        if (hooks && hooks->after_pattern) hooks->after_pattern(l, a, B, T);
-        for (int h = 0; h < H; ++h)
-            linear_forward(a.attn_out.data(), D, a.z.data() + h * Dh, HD,
-                           p + o.W_O + static_cast<size_t>(h) * Dh * D,
-                           h == 0 ? at(p, o.b_O) : nullptr, N, Dh, D, h > 0);
-        for (int i = 0; i < N * D; ++i) a.resid_mid[i] = a.resid_pre[i] + a.attn_out[i];
-
-        if (M > 0) {
-            const real* x2 = a.resid_mid.data();
-            if (norm) {
-                norm_forward(a.ln2.data(), a.ln2_mean.data(), a.ln2_rstd.data(), x2, p + o.ln2_w,
-                             at(p, o.ln2_b), N, D, rms);
-                x2 = a.ln2.data();
-            }
-            linear_forward(a.mlp_pre.data(), M, x2, D, p + o.W_in, p + o.b_in, N, D, M, false);
-            activation_forward(a.mlp_post.data(), a.mlp_pre.data(), N * M, cfg_.act == "gelu");
-            linear_forward(a.mlp_out.data(), D, a.mlp_post.data(), M, p + o.W_out, p + o.b_out, N, M, D, false);
-            for (int i = 0; i < N * D; ++i) a.resid_post[i] = a.resid_mid[i] + a.mlp_out[i];
-        } else {
-            std::copy_n(a.resid_mid.begin(), N * D, a.resid_post.begin());
-        }
-        if (hooks && hooks->after_resid_post) hooks->after_resid_post(l, a, B, T);
-    }
-
-    const real* final_resid = acts_.blocks.back().resid_post.data();
-    if (norm) {
-        norm_forward(acts_.ln_final.data(), acts_.ln_final_mean.data(), acts_.ln_final_rstd.data(),
-                     final_resid, p + layout_.ln_final_w, at(p, layout_.ln_final_b), N, D, rms);
-        final_resid = acts_.ln_final.data();
-    }
-    readout_forward(acts_.output.data(), final_resid, p + layout_.W_U, p + layout_.b_U, N, D);
-    return mse_forward(acts_.output.data(), batch.target.data(), batch.weight.data(), N);
+    // Interventions see the whole batch at once: one shard.
+    if (hooks) return forward_rows(p, batch, 0, B, hooks);
+    const int S = n_shards(B);
+#pragma omp parallel for schedule(static)
+    for (int s = 0; s < S; ++s) shard_loss_[s] = forward_rows(p, batch, shard_begin(s, B), shard_begin(s + 1, B), nullptr);
+    real loss = 0;
+    for (int s = 0; s < S; ++s) loss += shard_loss_[s];
+    return loss;
 }
 
 void Transformer::backward(const real* p, real* g, const Batch& batch) {
-    const int B = acts_.B, T = acts_.T, N = B * T;
+    const int B = acts_.B, T = acts_.T;
     if (&batch != last_batch_ || B != batch.B || T != batch.T)
         throw std::logic_error("backward without a forward on the same batch");
+    const size_t P = layout_.total();
+    const int S = n_shards(B);
+#pragma omp parallel for schedule(static)
+    for (int s = 0; s < S; ++s) {
+        real* gs = shard_grads_.data() + static_cast<size_t>(s) * P;
+        std::fill_n(gs, P, real(0));
+        backward_rows(p, gs, batch, shard_begin(s, B), shard_begin(s + 1, B),
+                      ws_.dpattern_row.data() + static_cast<size_t>(s) * n_ctx_);
+    }
+    for (int s = 0; s < S; ++s) {
+        const real* gs = shard_grads_.data() + static_cast<size_t>(s) * P;
+        for (size_t i = 0; i < P; ++i) g[i] += gs[i];
+    }
+}
+
+// Sequences [b0, b1) of the batch. Every buffer below is a view of its rows.
+real Transformer::forward_rows(const real* p, const Batch& batch, int b0, int b1, const ForwardHooks* hooks) {
+    const int T = batch.T, nb = b1 - b0, N = nb * T;
+    const size_t r0 = static_cast<size_t>(b0) * T;  // first row (position) of the shard
     const int D = cfg_.d_model, H = cfg_.n_heads, Dh = cfg_.d_head, M = cfg_.d_mlp;
     const int HD = H * Dh;
     const bool norm = cfg_.norm != "none", rms = cfg_.norm == "rmsnorm";
     const real scale = cfg_.attn_scale == "inv_sqrt_d_head" ? real(1) / std::sqrt(real(Dh)) : real(1);
-    real* dresid = ws_.dresid.data();  // (B, T, D): gradient of the residual stream, walked backwards
+    auto rows = [r0](std::vector<real>& v, size_t width) { return v.data() + r0 * width; };
 
-    zero(ws_.doutput, N);
-    mse_backward(ws_.doutput.data(), acts_.output.data(), batch.target.data(), batch.weight.data(), N);
-    zero(ws_.dresid, static_cast<size_t>(N) * D);
-    const real* final_resid = acts_.blocks.back().resid_post.data();
+    embed_forward(rows(acts_.blocks[0].resid_pre, D), p, batch, b0, b1);
+    for (int l = 0; l < cfg_.n_layers; ++l) {
+        BlockActivations& a = acts_.blocks[l];
+        const BlockOffsets& o = layout_.blocks[l];
+        real* resid_pre = rows(a.resid_pre, D);
+        if (l > 0) std::copy_n(rows(acts_.blocks[l - 1].resid_post, D), N * D, resid_pre);
+
+        const real* x = resid_pre;
+        if (norm) {
+            norm_forward(rows(a.ln1, D), rows(a.ln1_mean, 1), rows(a.ln1_rstd, 1), x, p + o.ln1_w, at(p, o.ln1_b), N, D, rms);
+            x = rows(a.ln1, D);
+        }
+        real* q = cfg_.qk_norm ? rows(a.q_pre, HD) : rows(a.q, HD);
+        real* k = cfg_.qk_norm ? rows(a.k_pre, HD) : rows(a.k, HD);
+        real* v = rows(a.v, HD);
+        for (int h = 0; h < H; ++h) {
+            const size_t w = static_cast<size_t>(h) * D * Dh, bh = static_cast<size_t>(h) * Dh;
+            linear_forward(q + h * Dh, HD, x, D, p + o.W_Q + w, o.b_Q == kAbsent ? nullptr : p + o.b_Q + bh, N, D, Dh, false);
+            linear_forward(k + h * Dh, HD, x, D, p + o.W_K + w, o.b_K == kAbsent ? nullptr : p + o.b_K + bh, N, D, Dh, false);
+            linear_forward(v + h * Dh, HD, x, D, p + o.W_V + w, o.b_V == kAbsent ? nullptr : p + o.b_V + bh, N, D, Dh, false);
+        }
+        if (cfg_.qk_norm) {
+            // every (position, head) row of d_head values normalised, one gain shared by heads
+            norm_forward(rows(a.q, HD), nullptr, rows(a.q_rstd, H), q, p + o.q_norm_w, nullptr, N * H, Dh, true);
+            norm_forward(rows(a.k, HD), nullptr, rows(a.k_rstd, H), k, p + o.k_norm_w, nullptr, N * H, Dh, true);
+        }
+        real* z = rows(a.z, HD);
+        attention_forward(z, a.pattern.data() + static_cast<size_t>(b0) * H * T * T, rows(a.q, HD), rows(a.k, HD), v,
+                          nb, T, H, Dh, scale);
+        if (hooks && hooks->after_pattern) hooks->after_pattern(l, a, nb, T);
+        real* attn_out = rows(a.attn_out, D);
+        for (int h = 0; h < H; ++h)
+            linear_forward(attn_out, D, z + h * Dh, HD, p + o.W_O + static_cast<size_t>(h) * Dh * D,
+                           h == 0 ? at(p, o.b_O) : nullptr, N, Dh, D, h > 0);
+        real* resid_mid = rows(a.resid_mid, D);
+        real* resid_post = rows(a.resid_post, D);
+        for (int i = 0; i < N * D; ++i) resid_mid[i] = resid_pre[i] + attn_out[i];
+
+        if (M > 0) {
+            const real* x2 = resid_mid;
+            if (norm) {
+                norm_forward(rows(a.ln2, D), rows(a.ln2_mean, 1), rows(a.ln2_rstd, 1), x2, p + o.ln2_w, at(p, o.ln2_b),
+                             N, D, rms);
+                x2 = rows(a.ln2, D);
+            }
+            real* mlp_pre = rows(a.mlp_pre, M);
+            real* mlp_post = rows(a.mlp_post, M);
+            real* mlp_out = rows(a.mlp_out, D);
+            linear_forward(mlp_pre, M, x2, D, p + o.W_in, p + o.b_in, N, D, M, false);
+            activation_forward(mlp_post, mlp_pre, N * M, cfg_.act == "gelu");
+            linear_forward(mlp_out, D, mlp_post, M, p + o.W_out, p + o.b_out, N, M, D, false);
+            for (int i = 0; i < N * D; ++i) resid_post[i] = resid_mid[i] + mlp_out[i];
+        } else {
+            std::copy_n(resid_mid, N * D, resid_post);
+        }
+        if (hooks && hooks->after_resid_post) hooks->after_resid_post(l, a, nb, T);
+    }
+
+    const real* final_resid = rows(acts_.blocks.back().resid_post, D);
     if (norm) {
-        zero(ws_.dx, static_cast<size_t>(N) * D);
-        readout_backward(ws_.dx.data(), g + layout_.W_U, g + layout_.b_U, ws_.doutput.data(),
-                         acts_.ln_final.data(), p + layout_.W_U, N, D);
-        norm_backward(dresid, g + layout_.ln_final_w, at(g, layout_.ln_final_b), ws_.dx.data(),
-                      final_resid, p + layout_.ln_final_w, acts_.ln_final_mean.data(),
-                      acts_.ln_final_rstd.data(), N, D, rms);
+        norm_forward(rows(acts_.ln_final, D), rows(acts_.ln_final_mean, 1), rows(acts_.ln_final_rstd, 1), final_resid,
+                     p + layout_.ln_final_w, at(p, layout_.ln_final_b), N, D, rms);
+        final_resid = rows(acts_.ln_final, D);
+    }
+    readout_forward(rows(acts_.output, 1), final_resid, p + layout_.W_U, p + layout_.b_U, N, D);
+    return mse_forward(rows(acts_.output, 1), batch.target.data() + r0, batch.weight.data() + r0, N);
+}
+
+void Transformer::backward_rows(const real* p, real* g, const Batch& batch, int b0, int b1, real* dpattern_row) {
+    const int T = batch.T, nb = b1 - b0, N = nb * T;
+    const size_t r0 = static_cast<size_t>(b0) * T;
+    const int D = cfg_.d_model, H = cfg_.n_heads, Dh = cfg_.d_head, M = cfg_.d_mlp;
+    const int HD = H * Dh;
+    const bool norm = cfg_.norm != "none", rms = cfg_.norm == "rmsnorm";
+    const real scale = cfg_.attn_scale == "inv_sqrt_d_head" ? real(1) / std::sqrt(real(Dh)) : real(1);
+    // Views of this shard's rows; the zeroed ones start at 0.
+    auto rows = [r0](std::vector<real>& v, size_t width) { return v.data() + r0 * width; };
+    auto crows = [r0](const std::vector<real>& v, size_t width) { return v.data() + r0 * width; };
+    auto zeroed = [r0, N](std::vector<real>& v, size_t width) {
+        real* r = v.data() + r0 * width;
+        std::fill_n(r, static_cast<size_t>(N) * width, real(0));
+        return r;
+    };
+    real* dresid = zeroed(ws_.dresid, D);  // (nb, T, D): gradient of the residual stream, walked backwards
+
+    real* doutput = zeroed(ws_.doutput, 1);
+    mse_backward(doutput, crows(acts_.output, 1), batch.target.data() + r0, batch.weight.data() + r0, N);
+    const real* final_resid = crows(acts_.blocks.back().resid_post, D);
+    if (norm) {
+        real* dx = zeroed(ws_.dx, D);
+        readout_backward(dx, g + layout_.W_U, g + layout_.b_U, doutput, crows(acts_.ln_final, D), p + layout_.W_U, N, D);
+        norm_backward(dresid, g + layout_.ln_final_w, at(g, layout_.ln_final_b), dx, final_resid, p + layout_.ln_final_w,
+                      crows(acts_.ln_final_mean, 1), crows(acts_.ln_final_rstd, 1), N, D, rms);
     } else {
-        readout_backward(dresid, g + layout_.W_U, g + layout_.b_U, ws_.doutput.data(), final_resid,
-                         p + layout_.W_U, N, D);
+        readout_backward(dresid, g + layout_.W_U, g + layout_.b_U, doutput, final_resid, p + layout_.W_U, N, D);
     }
 
     for (int l = cfg_.n_layers - 1; l >= 0; --l) {
@@ -232,62 +286,55 @@ void Transformer::backward(const real* p, real* g, const Batch& batch) {
         const BlockOffsets& o = layout_.blocks[l];
         // dresid now holds d loss / d resid_post; the residual path passes it straight on.
         if (M > 0) {
-            zero(ws_.dmlp_post, static_cast<size_t>(N) * M);
-            zero(ws_.dmlp_pre, static_cast<size_t>(N) * M);
-            linear_backward(ws_.dmlp_post.data(), M, g + o.W_out, g + o.b_out, dresid, D,
-                            a.mlp_post.data(), p + o.W_out, N, M, D);
-            activation_backward(ws_.dmlp_pre.data(), ws_.dmlp_post.data(), a.mlp_pre.data(), N * M,
-                                cfg_.act == "gelu");
-            const real* x2 = norm ? a.ln2.data() : a.resid_mid.data();
-            real* dx2 = norm ? ws_.dx.data() : dresid;
-            if (norm) zero(ws_.dx, static_cast<size_t>(N) * D);
-            linear_backward(dx2, D, g + o.W_in, g + o.b_in, ws_.dmlp_pre.data(), M, x2, p + o.W_in, N, D, M);
+            real* dmlp_post = zeroed(ws_.dmlp_post, M);
+            real* dmlp_pre = zeroed(ws_.dmlp_pre, M);
+            linear_backward(dmlp_post, M, g + o.W_out, g + o.b_out, dresid, D, crows(a.mlp_post, M), p + o.W_out, N, M, D);
+            activation_backward(dmlp_pre, dmlp_post, crows(a.mlp_pre, M), N * M, cfg_.act == "gelu");
+            const real* x2 = norm ? crows(a.ln2, D) : crows(a.resid_mid, D);
+            real* dx2 = norm ? zeroed(ws_.dx, D) : dresid;
+            linear_backward(dx2, D, g + o.W_in, g + o.b_in, dmlp_pre, M, x2, p + o.W_in, N, D, M);
             if (norm)
-                norm_backward(dresid, g + o.ln2_w, at(g, o.ln2_b), ws_.dx.data(), a.resid_mid.data(),
-                              p + o.ln2_w, a.ln2_mean.data(), a.ln2_rstd.data(), N, D, rms);
+                norm_backward(dresid, g + o.ln2_w, at(g, o.ln2_b), dx2, crows(a.resid_mid, D), p + o.ln2_w,
+                              crows(a.ln2_mean, 1), crows(a.ln2_rstd, 1), N, D, rms);
         }
         // dresid now holds d loss / d resid_mid = d loss / d attn_out.
-        zero(ws_.dz, static_cast<size_t>(N) * HD);
+        real* dz = zeroed(ws_.dz, HD);
         for (int h = 0; h < H; ++h)
-            linear_backward(ws_.dz.data() + h * Dh, HD, g + o.W_O + static_cast<size_t>(h) * Dh * D,
-                            h == 0 ? at(g, o.b_O) : nullptr, dresid, D, a.z.data() + h * Dh,
-                            p + o.W_O + static_cast<size_t>(h) * Dh * D, N, Dh, D);
-        zero(ws_.dq, static_cast<size_t>(N) * HD);
-        zero(ws_.dk, static_cast<size_t>(N) * HD);
-        zero(ws_.dv, static_cast<size_t>(N) * HD);
-        attention_backward(ws_.dq.data(), ws_.dk.data(), ws_.dv.data(), ws_.dz.data(), a.pattern.data(),
-                           a.q.data(), a.k.data(), a.v.data(), B, T, H, Dh, scale, ws_.dpattern_row.data());
-        real* dq = ws_.dq.data();
-        real* dk = ws_.dk.data();
+            linear_backward(dz + h * Dh, HD, g + o.W_O + static_cast<size_t>(h) * Dh * D, h == 0 ? at(g, o.b_O) : nullptr,
+                            dresid, D, crows(a.z, HD) + h * Dh, p + o.W_O + static_cast<size_t>(h) * Dh * D, N, Dh, D);
+        real* dq = zeroed(ws_.dq, HD);
+        real* dk = zeroed(ws_.dk, HD);
+        real* dv = zeroed(ws_.dv, HD);
+        attention_backward(dq, dk, dv, dz, a.pattern.data() + static_cast<size_t>(b0) * H * T * T, crows(a.q, HD),
+                           crows(a.k, HD), crows(a.v, HD), nb, T, H, Dh, scale, dpattern_row);
         if (cfg_.qk_norm) {
-            zero(ws_.dq_pre, static_cast<size_t>(N) * HD);
-            zero(ws_.dk_pre, static_cast<size_t>(N) * HD);
-            norm_backward(ws_.dq_pre.data(), g + o.q_norm_w, nullptr, dq, a.q_pre.data(), p + o.q_norm_w,
-                          nullptr, a.q_rstd.data(), N * H, Dh, true);
-            norm_backward(ws_.dk_pre.data(), g + o.k_norm_w, nullptr, dk, a.k_pre.data(), p + o.k_norm_w,
-                          nullptr, a.k_rstd.data(), N * H, Dh, true);
-            dq = ws_.dq_pre.data();
-            dk = ws_.dk_pre.data();
+            real* dq_pre = zeroed(ws_.dq_pre, HD);
+            real* dk_pre = zeroed(ws_.dk_pre, HD);
+            norm_backward(dq_pre, g + o.q_norm_w, nullptr, dq, crows(a.q_pre, HD), p + o.q_norm_w, nullptr,
+                          crows(a.q_rstd, H), N * H, Dh, true);
+            norm_backward(dk_pre, g + o.k_norm_w, nullptr, dk, crows(a.k_pre, HD), p + o.k_norm_w, nullptr,
+                          crows(a.k_rstd, H), N * H, Dh, true);
+            dq = dq_pre;
+            dk = dk_pre;
         }
-        const real* x = norm ? a.ln1.data() : a.resid_pre.data();
-        real* dx = norm ? ws_.dx.data() : dresid;
-        if (norm) zero(ws_.dx, static_cast<size_t>(N) * D);
+        const real* x = norm ? crows(a.ln1, D) : crows(a.resid_pre, D);
+        real* dx = norm ? zeroed(ws_.dx, D) : dresid;
         for (int h = 0; h < H; ++h) {
             const size_t w = static_cast<size_t>(h) * D * Dh, bh = static_cast<size_t>(h) * Dh;
-            linear_backward(dx, D, g + o.W_Q + w, o.b_Q == kAbsent ? nullptr : g + o.b_Q + bh, dq + h * Dh, HD,
-                            x, p + o.W_Q + w, N, D, Dh);
-            linear_backward(dx, D, g + o.W_K + w, o.b_K == kAbsent ? nullptr : g + o.b_K + bh, dk + h * Dh, HD,
-                            x, p + o.W_K + w, N, D, Dh);
-            linear_backward(dx, D, g + o.W_V + w, o.b_V == kAbsent ? nullptr : g + o.b_V + bh,
-                            ws_.dv.data() + h * Dh, HD, x, p + o.W_V + w, N, D, Dh);
+            linear_backward(dx, D, g + o.W_Q + w, o.b_Q == kAbsent ? nullptr : g + o.b_Q + bh, dq + h * Dh, HD, x,
+                            p + o.W_Q + w, N, D, Dh);
+            linear_backward(dx, D, g + o.W_K + w, o.b_K == kAbsent ? nullptr : g + o.b_K + bh, dk + h * Dh, HD, x,
+                            p + o.W_K + w, N, D, Dh);
+            linear_backward(dx, D, g + o.W_V + w, o.b_V == kAbsent ? nullptr : g + o.b_V + bh, dv + h * Dh, HD, x,
+                            p + o.W_V + w, N, D, Dh);
         }
         if (norm)
-            norm_backward(dresid, g + o.ln1_w, at(g, o.ln1_b), ws_.dx.data(), a.resid_pre.data(),
-                          p + o.ln1_w, a.ln1_mean.data(), a.ln1_rstd.data(), N, D, rms);
+            norm_backward(dresid, g + o.ln1_w, at(g, o.ln1_b), dx, crows(a.resid_pre, D), p + o.ln1_w,
+                          crows(a.ln1_mean, 1), crows(a.ln1_rstd, 1), N, D, rms);
         // dresid now holds d loss / d resid_pre of block l = d loss / d resid_post of block l-1.
     }
-    std::copy_n(ws_.dresid.begin(), static_cast<size_t>(N) * D, ws_.dembed.begin());
-    embed_backward(g, dresid, batch);
+    std::copy_n(dresid, static_cast<size_t>(N) * D, rows(ws_.dembed, D));
+    embed_backward(g, dresid, batch, b0, b1);
 }
 
 }  // namespace ctr

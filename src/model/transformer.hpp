@@ -54,7 +54,7 @@ struct GradWorkspace {
     std::vector<real> dmlp_pre, dmlp_post;   // (B, T, M)
     std::vector<real> doutput;               // (B, T)
     std::vector<real> dembed;                // (B, T, D) d loss / d embedding output
-    std::vector<real> dpattern_row;          // (T)
+    std::vector<real> dpattern_row;          // (kShards, T) one row of scratch per shard
 };
 
 class Transformer {
@@ -78,8 +78,15 @@ public:
     const std::vector<real>& dembed() const { return ws_.dembed; }
 
 private:
-    void embed_forward(real* out, const real* params, const Batch& batch) const;
-    void embed_backward(real* grads, const real* dout, const Batch& batch) const;
+    // Sequences [b0, b1) of the batch; out / dout are views of their rows.
+    void embed_forward(real* out, const real* params, const Batch& batch, int b0, int b1) const;
+    void embed_backward(real* grads, const real* dout, const Batch& batch, int b0, int b1) const;
+    real forward_rows(const real* params, const Batch& batch, int b0, int b1, const ForwardHooks* hooks);
+    void backward_rows(const real* params, real* grads, const Batch& batch, int b0, int b1, real* dpattern_row);
+
+    static constexpr int kShards = 8;       // the batch is cut into this many parts (fewer for B < 8)
+    int n_shards(int B) const;
+    int shard_begin(int s, int B) const;    // first sequence of shard s; shard_begin(n_shards) = B
 
     ModelConfig cfg_;
     int n_ctx_, max_batch_;
@@ -88,7 +95,9 @@ private:
     std::vector<real> sinusoid_;             // (n_ctx, D) fixed positions, when chosen
     Activations acts_;
     GradWorkspace ws_;
-    const Batch* last_batch_ = nullptr;  // the batch of the last forward, which backward must get
+    const Batch* last_batch_ = nullptr;
+    std::vector<real> shard_loss_;           // (kShards)
+    std::vector<real> shard_grads_;          // (kShards, P) each shard's parameter gradient  // the batch of the last forward, which backward must get
 };
 
 }  // namespace ctr

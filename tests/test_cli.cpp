@@ -1,0 +1,235 @@
+// ctr-train as a user meets it: the real binary, run in a fresh temp directory. Bad
+// input exits 2 with a message naming the file and line (or the flag), the key and what
+// was expected, and writes no run file; existing output is refused unless --overwrite;
+// an unwritable output fails cleanly; a resumed run only accepts a new length.
+#include <catch2/catch.hpp>
+
+#include "cli_helpers.hpp"
+
+using namespace ctr_test;
+
+namespace {
+
+// A small, quick run (about 0.1 s): 40 steps of a minimal model on few sequences.
+const std::vector<std::string> kSmall = {"--quiet",
+                                         "--set", "train.steps=40",
+                                         "--set", "task.train_size=256",
+                                         "--set", "train.batch_size=64",
+                                         "--set", "task.eval_size=64",
+                                         "--set", "task.probe_size=4",
+                                         "--set", "train.eval_every=10",
+                                         "--set", "log.checkpoint_every=20"};
+
+std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+}
+
+// Nothing that looks like a run file (or the default runs/ directory) below dir, other
+// than the files the test put there itself.
+void require_no_run_file(const TempDir& t, const std::vector<std::string>& allowed = {}) {
+    INFO("files in " << t.dir.string());
+    for (const std::string& f : files_under(t.dir)) {
+        if (std::find(allowed.begin(), allowed.end(), f) != allowed.end()) continue;
+        INFO("unexpected file " << f);
+        CHECK_FALSE(f.find(".h5") != std::string::npos);
+    }
+    CHECK_FALSE(fs::exists(t.dir / "runs"));
+}
+
+struct BadInput {
+    std::string name;
+    std::vector<std::string> args;          // "CFG" stands for the test's config file
+    std::string yaml;                        // written to cfg.yaml when not empty
+    std::vector<std::string> expect;         // substrings of stderr
+};
+
+}  // namespace
+
+TEST_CASE("ctr-train: bad input exits 2, says where and what, and writes nothing", "[cli]") {
+    const std::string minimal = minimal_config();
+    const std::vector<BadInput> cases = {
+        {"unknown key in the YAML",
+         {"CFG"},
+         "model:\n  n_layers: 2\n  d_modle: 4\n",
+         {"cfg.yaml:3:3", "model.d_modle", "did you mean", "\"model.d_model\""}},
+        {"wrong type",
+         {"CFG"},
+         "model:\n  d_model: abc\n",
+         {"cfg.yaml:2:12", "model.d_model", "expected an integer", "'abc'"}},
+        {"out-of-range value",
+         {"CFG"},
+         "train:\n  lr: -1\n",
+         {"cfg.yaml:2:7", "train.lr", "expected a number > 0", "'-1'"}},
+        {"cross-key constraint",
+         {"CFG"},
+         "task:\n  train_size: 64\ntrain:\n  batch_size: 128\n",
+         {"cfg.yaml", "train.batch_size", "task.train_size", "batch_size <= train_size"}},
+        {"missing config file", {"no_such.yaml"}, "", {"no_such.yaml", "cannot read config file"}},
+        {"malformed YAML",
+         {"CFG"},
+         "model:\n  d_model: [1, 2\n",
+         {"cfg.yaml:", "malformed YAML"}},
+        {"--set of a nonexistent key",
+         {minimal, "--set", "model.d_modle=3"},
+         "",
+         {"--set model.d_modle=3", "unknown key \"model.d_modle\"", "did you mean \"model.d_model\""}},
+        {"--set of a bad value",
+         {minimal, "--set", "model.d_model=0"},
+         "",
+         {"--set model.d_model=0", "model.d_model", "expected an integer >= 1", "'0'"}},
+        {"--set without '='",
+         {minimal, "--set", "model.d_model"},
+         "",
+         {"--set model.d_model", "expected key=value"}},
+        {"--seed abc", {minimal, "--seed", "abc"}, "", {"--seed abc", "seed", "expected an integer", "'abc'"}},
+        {"an unknown flag", {minimal, "--bogus"}, "", {"--bogus", "usage: ctr-train"}},
+        {"no config given", {}, "", {"missing CONFIG.yaml", "usage: ctr-train"}},
+        {"--set without a value", {minimal, "--set"}, "", {"--set", "usage: ctr-train"}},
+        {"two configs", {minimal, minimal}, "", {"usage: ctr-train"}},
+        {"--out of an existing directory",
+         {minimal, "--out", "adir"},
+         "",
+         {"--out adir", "is a directory"}},
+    };
+    for (const BadInput& c : cases) {
+        SECTION(c.name) {
+            TempDir t("cli_bad");
+            std::vector<std::string> allowed;
+            if (!c.yaml.empty()) {
+                t.write("cfg.yaml", c.yaml);
+                allowed.push_back("cfg.yaml");
+            }
+            fs::create_directories(t.dir / "adir");
+            std::vector<std::string> args;
+            for (const std::string& a : c.args) args.push_back(a == "CFG" ? "cfg.yaml" : a);
+            const Result r = run_ctr(with(args, {"--set", "train.steps=5", "--quiet"}), t.dir);
+            INFO("stderr: " << r.err);
+            CHECK(r.code == 2);
+            CHECK(r.err.rfind("ctr-train: error: ", 0) == 0);
+            for (const std::string& e : c.expect) CHECK_THAT(r.err, Catch::Matchers::Contains(e));
+            CHECK(r.out.empty());
+            require_no_run_file(t, allowed);
+            CHECK(fs::is_empty(t.dir / "adir"));
+        }
+    }
+}
+
+TEST_CASE("ctr-train --help exits 0 and prints the usage", "[cli]") {
+    TempDir t("cli_help");
+    const Result r = run_ctr({"--help"}, t.dir);
+    CHECK(r.code == 0);
+    CHECK_THAT(r.out, Catch::Matchers::Contains("usage: ctr-train CONFIG.yaml"));
+    CHECK_THAT(r.out, Catch::Matchers::Contains("--resume"));
+    CHECK_THAT(r.out, Catch::Matchers::Contains("--overwrite"));
+    require_no_run_file(t);
+}
+
+TEST_CASE("ctr-train writes the default run file, refuses to replace it, and --overwrite replaces it", "[cli]") {
+    TempDir t("cli_out");
+    const std::string cfg = t.write("tiny.yaml", "seed: 3\n");
+    // Default output: runs/<config stem>-seed<seed>.h5 below the working directory.
+    const Result first = run_ctr(with({cfg}, kSmall), t.dir);
+    INFO("stderr: " << first.err);
+    REQUIRE(first.code == 0);
+    const fs::path out = t.dir / "runs" / "tiny-seed3.h5";
+    REQUIRE(fs::exists(out));
+    CHECK_THAT(first.out, Catch::Matchers::Contains("runs/tiny-seed3.h5"));
+    const std::string before = read_file_bytes(out);
+
+    SECTION("the same command again is refused and leaves the file byte-identical") {
+        const Result again = run_ctr(with({cfg}, kSmall), t.dir);
+        INFO("stderr: " << again.err);
+        CHECK(again.code == 2);
+        CHECK_THAT(again.err, Catch::Matchers::Contains("runs/tiny-seed3.h5"));
+        CHECK_THAT(again.err, Catch::Matchers::Contains("--overwrite"));
+        CHECK_THAT(again.err, Catch::Matchers::Contains("--resume runs/tiny-seed3.h5"));
+        CHECK(read_file_bytes(out) == before);
+        // Also with an explicit --out naming it.
+        const Result explicit_out = run_ctr(with({cfg, "--out", out.string()}, kSmall), t.dir);
+        CHECK(explicit_out.code == 2);
+        CHECK(read_file_bytes(out) == before);
+    }
+    SECTION("--overwrite replaces it with the new run") {
+        const Result over = run_ctr(with({cfg, "--overwrite", "--out", "runs/tiny-seed3.h5", "--seed", "11"}, kSmall), t.dir);
+        INFO("stderr: " << over.err);
+        REQUIRE(over.code == 0);
+        CHECK(read_file_bytes(out) != before);
+        H5File f(out.string());
+        CHECK(h5_attr_number<uint64_t>(f.id(), "/", "seed") == 11);
+        CHECK(h5_attr_string(f.id(), "/", "status") == "complete");
+        CHECK(h5_read<int64_t>(f.id(), "/metrics/step").back() == 40);
+    }
+    // No temporary or stray files beside the run file.
+    CHECK(files_under(t.dir / "runs") == std::vector<std::string>{"tiny-seed3.h5"});
+}
+
+TEST_CASE("ctr-train: an unwritable output location fails cleanly", "[cli]") {
+    TempDir t("cli_unwritable");
+    const std::string blocker = t.write("plain_file", "not a directory\n");
+    const std::string minimal = minimal_config();
+    // The tests run as root, for whom permissions do not stop writes: use paths whose
+    // parent is a regular file, or a file system nobody can create files in.
+    for (const std::string& out : {blocker + "/x.h5", blocker + "/sub/dir/x.h5", std::string("/proc/ctr_test_run.h5")}) {
+        const Result r = run_ctr(with({minimal, "--out", out}, kSmall), t.dir);
+        INFO("--out " << out << "\nstderr: " << r.err);
+        CHECK(r.code == 1);
+        CHECK(r.err.rfind("ctr-train: error: --out " + out + ": ", 0) == 0);
+        CHECK(r.err.find('\n') == r.err.size() - 1);  // one clear line, no HDF5 error stack
+        CHECK_FALSE(fs::exists(out));
+    }
+    CHECK(read_file_bytes(blocker) == "not a directory\n");
+    require_no_run_file(t);
+}
+
+TEST_CASE("ctr-train --resume only lengthens a run", "[cli]") {
+    TempDir t("cli_resume");
+    const std::string minimal = minimal_config();
+    const Result made = run_ctr(with({minimal, "--out", "run.h5"}, kSmall), t.dir);
+    INFO("stderr: " << made.err);
+    REQUIRE(made.code == 0);
+    const std::string before = read_file_bytes(t.dir / "run.h5");
+
+    struct Refused {
+        std::vector<std::string> args;
+        std::vector<std::string> expect;
+    };
+    const std::vector<Refused> refused = {
+        {{"--set", "train.lr=0.1"}, {"--set train.lr=0.1", "train.epochs or train.steps"}},
+        {{"--set", "train.steps=80", "--set", "model.d_model=4"}, {"--set model.d_model=4", "lengthened"}},
+        {{"--set", "seed=5"}, {"--set seed=5", "lengthened"}},
+        {{"--seed", "5"}, {"--seed", "do not apply"}},
+        {{"--out", "other.h5"}, {"--out", "do not apply"}},
+        {{"--overwrite"}, {"--overwrite", "do not apply"}},
+        {{"--set", "train.steps=20"}, {"planned for 40 steps", "give 20", "lengthened"}},
+        {{"--set", "train.steps=abc"}, {"train.steps", "'abc'"}},
+        {{minimal}, {"either a config or --resume"}},
+    };
+    for (const Refused& c : refused) {
+        const Result r = run_ctr(with({"--resume", "run.h5", "--quiet"}, c.args), t.dir);
+        INFO("args: " << Catch::Detail::stringify(c.args) << "\nstderr: " << r.err);
+        CHECK(r.code == 2);
+        for (const std::string& e : c.expect) CHECK_THAT(r.err, Catch::Matchers::Contains(e));
+        CHECK(read_file_bytes(t.dir / "run.h5") == before);
+    }
+
+    SECTION("a missing or foreign resume file is a clear error") {
+        const Result missing = run_ctr({"--resume", "nothing.h5"}, t.dir);
+        CHECK(missing.code != 0);
+        CHECK_THAT(missing.err, Catch::Matchers::Contains("nothing.h5"));
+        CHECK_THAT(missing.err, Catch::Matchers::Contains("does not exist"));
+        t.write("notes.txt", "hello\n");
+        const Result foreign = run_ctr({"--resume", "notes.txt"}, t.dir);
+        CHECK(foreign.code != 0);
+        CHECK_THAT(foreign.err, Catch::Matchers::Contains("notes.txt"));
+        CHECK(read_file_bytes(t.dir / "notes.txt") == "hello\n");
+    }
+    SECTION("lengthening is accepted") {
+        const Result r = run_ctr({"--resume", "run.h5", "--quiet", "--set", "train.steps=60"}, t.dir);
+        INFO("stderr: " << r.err);
+        CHECK(r.code == 0);
+        H5File f(t.path("run.h5"));
+        CHECK(h5_read<int64_t>(f.id(), "/metrics/step").back() == 60);
+        CHECK(h5_attr_string(f.id(), "/", "status") == "complete");
+    }
+}
