@@ -43,11 +43,11 @@ TEST_CASE("causal: without intervention the loss is the plain forward loss", "[c
 
     // hooks that are set but touch nothing change nothing, bit for bit
     ForwardHooks idle;
-    int calls = 0;
-    idle.after_pattern = [&](int, BlockActivations&, int, int) { ++calls; };
-    idle.after_resid_post = [&](int, BlockActivations&, int, int) { ++calls; };
+    int sequences_seen = 0;  // each hook sees every sequence once per layer, shard by shard
+    idle.after_pattern = [&](int, BlockActivations&, int b0, int b1, int) { sequences_seen += b1 - b0; };
+    idle.after_resid_post = [&](int, BlockActivations&, int b0, int b1, int) { sequences_seen += b1 - b0; };
     CHECK(s.model.forward(p.data(), s.probe, &idle) == plain);
-    CHECK(calls == 2 * cfg.model.n_layers);
+    CHECK(sequences_seen == 2 * cfg.model.n_layers * s.probe.B);
     CHECK(s.model.activations().output == out);
     ForwardHooks empty;
     CHECK(s.model.forward(p.data(), s.probe, &empty) == plain);

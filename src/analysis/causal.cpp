@@ -8,10 +8,10 @@ namespace ctr {
 ForwardHooks catch_ablation_hooks(const Batch& batch, int layer, int head, int n_heads, int d_head) {
     ForwardHooks hooks;
     const Batch* bp = &batch;
-    hooks.after_pattern = [bp, layer, head, n_heads, d_head](int l, BlockActivations& a, int B, int T) {
+    hooks.after_pattern = [bp, layer, head, n_heads, d_head](int l, BlockActivations& a, int b0, int b1, int T) {
         if (l != layer) return;
         const int H = n_heads, Dh = d_head, HD = H * Dh;
-        for (int b = 0; b < B; ++b) {
+        for (int b = b0; b < b1; ++b) {
             const int s = bp->sep_pos[b];
             real* P = a.pattern.data() + (static_cast<size_t>(b) * H + head) * T * T;
             const real* v = a.v.data() + static_cast<size_t>(b) * T * HD + head * Dh;
@@ -42,10 +42,9 @@ ForwardHooks tag_projection_hooks(int layer, const std::vector<double>& dir, int
     std::vector<double> u(dir);
     for (double& x : u) x = norm > 0 ? x / norm : 0.0;
     ForwardHooks hooks;
-    hooks.after_resid_post = [layer, u, d_model](int l, BlockActivations& a, int B, int T) {
+    hooks.after_resid_post = [layer, u, d_model](int l, BlockActivations& a, int b0, int b1, int T) {
         if (l != layer) return;
-        const size_t N = static_cast<size_t>(B) * T;
-        for (size_t n = 0; n < N; ++n) {
+        for (size_t n = static_cast<size_t>(b0) * T; n < static_cast<size_t>(b1) * T; ++n) {
             real* r = a.resid_post.data() + n * d_model;
             double dot = 0;
             for (int d = 0; d < d_model; ++d) dot += r[d] * u[d];

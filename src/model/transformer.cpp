@@ -145,11 +145,13 @@ real Transformer::forward(const real* p, const Batch& batch, const ForwardHooks*
     acts_.B = B;
     acts_.T = T;
     last_batch_ = &batch;
-    // Interventions see the whole batch at once: one shard.
-    if (hooks) return forward_rows(p, batch, 0, B, hooks);
     const int S = n_shards(B);
+    if (hooks) {  // hooks may keep state of their own: the same shards, one after another
+        for (int s = 0; s < S; ++s) shard_loss_[s] = forward_rows(p, batch, shard_begin(s, B), shard_begin(s + 1, B), hooks);
+    } else {
 #pragma omp parallel for schedule(static)
-    for (int s = 0; s < S; ++s) shard_loss_[s] = forward_rows(p, batch, shard_begin(s, B), shard_begin(s + 1, B), nullptr);
+        for (int s = 0; s < S; ++s) shard_loss_[s] = forward_rows(p, batch, shard_begin(s, B), shard_begin(s + 1, B), nullptr);
+    }
     real loss = 0;
     for (int s = 0; s < S; ++s) loss += shard_loss_[s];
     return loss;
@@ -213,7 +215,7 @@ real Transformer::forward_rows(const real* p, const Batch& batch, int b0, int b1
         real* z = rows(a.z, HD);
         attention_forward(z, a.pattern.data() + static_cast<size_t>(b0) * H * T * T, rows(a.q, HD), rows(a.k, HD), v,
                           nb, T, H, Dh, scale);
-        if (hooks && hooks->after_pattern) hooks->after_pattern(l, a, nb, T);
+        if (hooks && hooks->after_pattern) hooks->after_pattern(l, a, b0, b1, T);
         real* attn_out = rows(a.attn_out, D);
         for (int h = 0; h < H; ++h)
             linear_forward(attn_out, D, z + h * Dh, HD, p + o.W_O + static_cast<size_t>(h) * Dh * D,
@@ -239,7 +241,7 @@ real Transformer::forward_rows(const real* p, const Batch& batch, int b0, int b1
         } else {
             std::copy_n(resid_mid, N * D, resid_post);
         }
-        if (hooks && hooks->after_resid_post) hooks->after_resid_post(l, a, nb, T);
+        if (hooks && hooks->after_resid_post) hooks->after_resid_post(l, a, b0, b1, T);
     }
 
     const real* final_resid = rows(acts_.blocks.back().resid_post, D);

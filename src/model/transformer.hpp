@@ -40,9 +40,11 @@ struct Activations {
 // after_pattern runs once the pattern and z of a block are computed; it may rewrite
 // a.pattern, and must then recompute a.z itself. after_resid_post runs once resid_post
 // of a block is computed; it may rewrite it. backward() does not see interventions.
+// Each hook is called once per layer and shard, with the shard's sequences [b0, b1):
+// it may change only their rows of the activations.
 struct ForwardHooks {
-    std::function<void(int layer, BlockActivations& a, int B, int T)> after_pattern;
-    std::function<void(int layer, BlockActivations& a, int B, int T)> after_resid_post;
+    std::function<void(int layer, BlockActivations& a, int b0, int b1, int T)> after_pattern;
+    std::function<void(int layer, BlockActivations& a, int b0, int b1, int T)> after_resid_post;
 };
 
 // Gradient scratch for one backward pass; reused across blocks.
