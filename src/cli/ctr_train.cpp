@@ -64,7 +64,7 @@ int run(int argc, char** argv) {
         ("out,o", po::value(&out), "run file to write (default runs/<config>-seed<seed>.h5)")
         ("overwrite", "replace an existing run file")
         ("resume", po::value(&resume), "continue the run in RUN.h5 from its last checkpoint")
-        ("threads", po::value<int>(), "threads for the batch's shards (default: all cores; results do not depend on it)")
+        ("threads", po::value<int>()->default_value(1), "threads for the batch's shards (results do not depend on it)")
         ("quiet,q", "print only the final summary");
     po::options_description hidden;
     std::string config_path;
@@ -85,11 +85,11 @@ int run(int argc, char** argv) {
         return 0;
     }
     const bool quiet = vm.count("quiet") > 0;
-    if (vm.count("threads")) {
-        const int threads = vm["threads"].as<int>();
-        if (threads < 1) throw UsageError("--threads: expected a whole number >= 1, got " + std::to_string(threads));
-        omp_set_num_threads(threads);
-    }
+    // One thread unless asked: OpenMP threads spin while they wait, and a sweep that runs
+    // several ctr-train on the same cores then slows to a crawl (docs/performance.md).
+    const int threads = vm["threads"].as<int>();
+    if (threads < 1) throw UsageError("--threads: expected a whole number >= 1, got " + std::to_string(threads));
+    omp_set_num_threads(threads);
     const bool overwrite = vm.count("overwrite") > 0;
 
     Config cfg;
