@@ -164,13 +164,13 @@ RunFile RunFile::create(const std::string& path, const Trainer& trainer, const s
         const hsize_t H = m.n_heads, D = m.d_model;
         h5::Handle g = h5::create_group(root, "snapshots");
         h5::create_series(g.get(), "step", H5T_NATIVE_INT64, {}, 256, false, "snapshot");
-        h5::create_series(g.get(), "output", H5T_IEEE_F32LE, {B, T}, 1, true, "snapshot,batch,pos");
+        h5::create_series(g.get(), "output", H5T_IEEE_F32LE, {B, T}, 1, false, "snapshot,batch,pos");
         for (int l = 0; l < m.n_layers; ++l) {
             const std::string b = "blocks." + std::to_string(l) + ".";
             h5::create_series(g.get(), b + "attn.hook_pattern", H5T_IEEE_F32LE, {B, H, T, T}, 1, true,
                               "snapshot,batch,head,query,key");
             for (const char* s : {"hook_resid_pre", "hook_resid_mid", "hook_resid_post"})
-                h5::create_series(g.get(), b + s, H5T_IEEE_F32LE, {B, T, D}, 1, true, "snapshot,batch,pos,d_model");
+                h5::create_series(g.get(), b + s, H5T_IEEE_F32LE, {B, T, D}, 1, false, "snapshot,batch,pos,d_model");
         }
         h5::Handle mech = h5::create_group(g.get(), "metrics");
         const hsize_t L = m.n_layers;
@@ -361,20 +361,6 @@ void RunFile::restore_checkpoint(TrainState& s) {
     truncate_series(h5::open_group(root, "snapshots").get(), snapshot_rows);
 }
 
-void RunFile::flush() {
-    // H5Fflush writes the superblock (which records the end of allocated space, EOA) and
-    // the objects in no crash-safe order. A run killed between the two could leave a
-    // superblock claiming more bytes than the file holds, which HDF5 then refuses to
-    // open ("truncated file"). Growing the file to the EOA first closes that hole; the
-    // flush itself trims the file back to the EOA.
-    haddr_t eoa = 0;
-    char name[4096];
-    if (H5Fget_eoa(file_.get(), &eoa) >= 0 && H5Fget_name(file_.get(), name, sizeof name) > 0) {
-        std::error_code ec;
-        const auto size = std::filesystem::file_size(name, ec);
-        if (!ec && size < eoa) std::filesystem::resize_file(name, eoa, ec);
-    }
-    h5::check(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), "flushing " + path_);
-}
+void RunFile::flush() { h5::check(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), "flushing " + path_); }
 
 }  // namespace ctr
