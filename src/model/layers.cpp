@@ -195,8 +195,8 @@ void attention_forward_impl(real* z, real* pattern, const real* q, const real* k
             real* __restrict zh = z + head;
             real* __restrict ph = pattern + (static_cast<size_t>(b) * H + h) * T * T;
             for (int i = 0; i < T; ++i) {
-                const real* qi = qh + i * row;
-                real* p = ph + static_cast<size_t>(i) * T;
+                const real* __restrict qi = qh + i * row;
+                real* __restrict p = ph + static_cast<size_t>(i) * T;
                 real maxv = -std::numeric_limits<real>::infinity();
                 for (int j = 0; j <= i; ++j) {
                     const real* kj = kh + j * row;
@@ -213,12 +213,23 @@ void attention_forward_impl(real* z, real* pattern, const real* q, const real* k
                 const real inv = real(1) / sum;
                 for (int j = 0; j <= i; ++j) p[j] *= inv;
 
-                real* zi = zh + i * row;
-                for (int d = 0; d < Dh; ++d) zi[d] = 0;
-                for (int j = 0; j <= i; ++j) {
-                    const real* vj = vh + j * row;
-                    const real pj = p[j];
-                    for (int d = 0; d < Dh; ++d) zi[d] += pj * vj[d];
+                // accumulate z_i in registers (kDh known) before one store
+                real* __restrict zi = zh + i * row;
+                if constexpr (kDh > 0) {
+                    real acc[kDh] = {};
+                    for (int j = 0; j <= i; ++j) {
+                        const real* vj = vh + j * row;
+                        const real pj = p[j];
+                        for (int d = 0; d < kDh; ++d) acc[d] += pj * vj[d];
+                    }
+                    for (int d = 0; d < kDh; ++d) zi[d] = acc[d];
+                } else {
+                    for (int d = 0; d < Dh; ++d) zi[d] = 0;
+                    for (int j = 0; j <= i; ++j) {
+                        const real* vj = vh + j * row;
+                        const real pj = p[j];
+                        for (int d = 0; d < Dh; ++d) zi[d] += pj * vj[d];
+                    }
                 }
             }
         }
@@ -243,12 +254,12 @@ void attention_backward_impl(real* dq, real* dk, real* dv, const real* dz, const
             real* __restrict dvh = dv + head;
             const real* __restrict ph = pattern + (static_cast<size_t>(b) * H + h) * T * T;
             for (int i = 0; i < T; ++i) {
-                const real* p = ph + static_cast<size_t>(i) * T;
-                const real* dzi = dzh + i * row;
+                const real* __restrict p = ph + static_cast<size_t>(i) * T;
+                const real* __restrict dzi = dzh + i * row;
                 real p_dot_dp = 0;
                 for (int j = 0; j <= i; ++j) {
-                    const real* vj = vh + j * row;
-                    real* dvj = dvh + j * row;
+                    const real* __restrict vj = vh + j * row;
+                    real* __restrict dvj = dvh + j * row;
                     real s = 0;
                     for (int d = 0; d < Dh; ++d) {
                         s += dzi[d] * vj[d];
@@ -258,12 +269,12 @@ void attention_backward_impl(real* dq, real* dk, real* dv, const real* dz, const
                     p_dot_dp += p[j] * s;
                 }
                 // softmax backward: dlogit_j = p_j (dp_j - sum_k p_k dp_k)
-                const real* qi = qh + i * row;
-                real* dqi = dqh + i * row;
+                const real* __restrict qi = qh + i * row;
+                real* __restrict dqi = dqh + i * row;
                 for (int j = 0; j <= i; ++j) {
                     const real dlogit = p[j] * (dp[j] - p_dot_dp) * scale;
-                    const real* kj = kh + j * row;
-                    real* dkj = dkh + j * row;
+                    const real* __restrict kj = kh + j * row;
+                    real* __restrict dkj = dkh + j * row;
                     for (int d = 0; d < Dh; ++d) {
                         dqi[d] += dlogit * kj[d];
                         dkj[d] += dlogit * qi[d];
