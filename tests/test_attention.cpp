@@ -13,57 +13,14 @@
 #include "model/init.hpp"
 #include "model/layers.hpp"
 #include "model/transformer.hpp"
+#include "model_variants.hpp"
 #include "task/averaging.hpp"
 
 using namespace ctr;
+using ctr::testing::jittered_params;
+using ctr::testing::Variant;
 
 namespace {
-
-struct Variant {
-    std::string name;
-    ModelConfig model;
-    TaskConfig task;
-};
-
-std::vector<Variant> variants() {
-    std::vector<Variant> v;
-    ModelConfig m;
-    TaskConfig t;
-    t.seq_len = 9;
-    v.push_back({"paper minimal", m, t});
-    Variant full{"full: layernorm, qk-norm, gelu MLP, biases, learned pos, bos", m, t};
-    full.model.n_layers = 3;
-    full.model.n_heads = 2;
-    full.model.d_model = 4;
-    full.model.d_head = 3;
-    full.model.d_mlp = 5;
-    full.model.norm = "layernorm";
-    full.model.qk_norm = true;
-    full.model.attn_bias = true;
-    full.model.positions = "learned";
-    full.task.bos = true;
-    full.task.supervise = "after_sep";
-    v.push_back(full);
-    Variant rms{"rmsnorm, relu MLP, sinusoidal, 1/sqrt(d_head)", m, t};
-    rms.model.n_heads = 2;
-    rms.model.d_model = 4;
-    rms.model.d_mlp = 3;
-    rms.model.act = "relu";
-    rms.model.norm = "rmsnorm";
-    rms.model.attn_scale = "inv_sqrt_d_head";
-    rms.model.positions = "sinusoidal";
-    v.push_back(rms);
-    return v;
-}
-
-std::vector<real> jittered_params(const Transformer& model, uint64_t seed) {
-    Rng rng = make_stream(seed, Stream::kInit);
-    std::vector<real> params;
-    init_params_random(params, model.layout(), model.config(), rng);
-    boost::random::normal_distribution<double> jitter(0.0, 0.3);
-    for (auto& p : params) p += static_cast<real>(jitter(rng));
-    return params;
-}
 
 bool all_finite(const real* x, size_t n) {
     for (size_t i = 0; i < n; ++i)
@@ -141,7 +98,7 @@ TEST_CASE("attention_forward: rows are causal distributions and z = pattern @ v"
 }
 
 TEST_CASE("model attention patterns are causal distributions", "[attention]") {
-    for (const Variant& v : variants()) {
+    for (const Variant& v : ctr::testing::model_variants(9)) {
         SECTION(v.name) {
             // A workspace longer than the batch's sequences, so stale rows would show.
             Transformer model(v.model, v.task.seq_len + 2, v.task.bos, 6);
@@ -158,7 +115,7 @@ TEST_CASE("model attention patterns are causal distributions", "[attention]") {
 TEST_CASE("patterns stay causal when the batch shape changes between calls", "[attention]") {
     // The pattern buffer is reused across forward calls; whatever a call with another
     // (B, T) left behind must not show above the diagonal of the next one.
-    for (const Variant& v : variants()) {
+    for (const Variant& v : ctr::testing::model_variants(9)) {
         SECTION(v.name) {
             const int n_ctx = v.task.seq_len;
             Transformer model(v.model, n_ctx, v.task.bos, 6);
@@ -180,7 +137,7 @@ TEST_CASE("patterns stay causal when the batch shape changes between calls", "[a
 }
 
 TEST_CASE("a sequence of length 1 works", "[attention]") {
-    for (const Variant& v : variants()) {
+    for (const Variant& v : ctr::testing::model_variants(9)) {
         for (const int n_ctx : {1, 5}) {
             SECTION(v.name + ", n_ctx " + std::to_string(n_ctx)) {
                 const int B = 3;
@@ -240,7 +197,7 @@ TEST_CASE("a sequence of length 1 works", "[attention]") {
 }
 
 TEST_CASE("huge attention logits stay finite", "[attention]") {
-    for (const Variant& v : variants()) {
+    for (const Variant& v : ctr::testing::model_variants(9)) {
         for (const double factor : {1e6, -1e6}) {
             SECTION(v.name + (factor > 0 ? ", query x 1e6" : ", query x -1e6")) {
                 Transformer model(v.model, v.task.seq_len, v.task.bos, 6);

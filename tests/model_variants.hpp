@@ -1,0 +1,75 @@
+#pragma once
+// The architecture variants the model tests run over, and parameters pushed off their
+// init (gains of 1, zero biases) so that every term of a backward pass matters.
+#include <boost/random/normal_distribution.hpp>
+#include <string>
+#include <vector>
+
+#include "model/init.hpp"
+#include "model/transformer.hpp"
+
+namespace ctr::testing {
+
+struct Variant {
+    std::string name;
+    ModelConfig model;
+    TaskConfig task;
+};
+
+// Every option of the model appears in at least one variant, and both loss modes.
+inline std::vector<Variant> model_variants(int seq_len) {
+    std::vector<Variant> v;
+    ModelConfig m;
+    TaskConfig t;
+    t.seq_len = seq_len;
+    v.push_back({"paper minimal", m, t});
+    {
+        Variant x{"minimal, loss after sep", m, t};
+        x.task.supervise = "after_sep";
+        v.push_back(x);
+    }
+    {
+        Variant x{"full: 3 layers, 2 heads, gelu MLP, layernorm, qk-norm, learned pos, bos, biases", m, t};
+        x.model.n_layers = 3;
+        x.model.n_heads = 2;
+        x.model.d_model = 4;
+        x.model.d_head = 3;
+        x.model.d_mlp = 5;
+        x.model.norm = "layernorm";
+        x.model.qk_norm = true;
+        x.model.attn_bias = true;
+        x.model.positions = "learned";
+        x.task.bos = true;
+        x.task.supervise = "after_sep";
+        v.push_back(x);
+    }
+    {
+        Variant x{"rmsnorm, relu MLP, sinusoidal, scaled attention", m, t};
+        x.model.n_heads = 2;
+        x.model.d_model = 4;
+        x.model.d_mlp = 3;
+        x.model.act = "relu";
+        x.model.norm = "rmsnorm";
+        x.model.attn_scale = "inv_sqrt_d_head";
+        x.model.positions = "sinusoidal";
+        v.push_back(x);
+    }
+    {
+        Variant x{"qk-norm alone, uniform numbers", m, t};
+        x.model.qk_norm = true;
+        x.task.numbers = "uniform";
+        v.push_back(x);
+    }
+    return v;
+}
+
+inline std::vector<real> jittered_params(const Transformer& model, uint64_t seed) {
+    Rng rng = make_stream(seed, Stream::kInit);
+    std::vector<real> params;
+    init_params_random(params, model.layout(), model.config(), rng);
+    boost::random::normal_distribution<double> jitter(0.0, 0.3);
+    for (auto& p : params) p += static_cast<real>(jitter(rng));
+    return params;
+}
+
+}  // namespace ctr::testing
