@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -401,6 +402,36 @@ T h5_attr_number(hid_t loc, const std::string& obj, const std::string& name) {
     H5Aclose(a);
     if (st < 0) throw std::runtime_error("cannot read attribute " + obj + "@" + name);
     return v;
+}
+
+// Every attribute of obj, name -> its value as bytes (strings as their text, numbers in
+// their native memory type), for bit-for-bit compares.
+inline std::map<std::string, std::string> h5_attrs(hid_t loc, const std::string& obj) {
+    std::map<std::string, std::string> out;
+    H5O_info_t oi;
+    if (H5Oget_info_by_name2(loc, obj.c_str(), &oi, H5O_INFO_NUM_ATTRS, H5P_DEFAULT) < 0)
+        throw std::runtime_error("cannot inspect " + obj);
+    for (hsize_t i = 0; i < oi.num_attrs; ++i) {
+        char name[1024];
+        H5Aget_name_by_idx(loc, obj.c_str(), H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT);
+        const hid_t a = H5Aopen_by_name(loc, obj.c_str(), name, H5P_DEFAULT, H5P_DEFAULT);
+        const hid_t t = H5Aget_type(a);
+        std::string value;
+        if (H5Tget_class(t) == H5T_STRING) {
+            value = "string:" + h5_attr_string(loc, obj, name);
+        } else {
+            const hid_t mt = H5Tget_native_type(t, H5T_DIR_ASCEND);
+            const hid_t space = H5Aget_space(a);
+            value.assign(H5Tget_size(mt) * static_cast<size_t>(H5Sget_simple_extent_npoints(space)), '\0');
+            H5Aread(a, mt, value.data());
+            H5Sclose(space);
+            H5Tclose(mt);
+        }
+        H5Tclose(t);
+        H5Aclose(a);
+        out[name] = value;
+    }
+    return out;
 }
 
 // ---------------------------------------------------------------- h5dump

@@ -7,6 +7,8 @@
 #include <sstream>
 #include <string>
 
+#include <unistd.h>
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -18,7 +20,9 @@ struct Result {
 
 // Runs a shell command, capturing stdout and stderr together.
 Result run(const std::string& cmd) {
-    const fs::path log = fs::temp_directory_path() / ("ctr_inspect_" + std::to_string(std::rand()) + ".log");
+    static int counter = 0;
+    const fs::path log = fs::temp_directory_path() /
+                         ("ctr_inspect_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) + ".log");
     const int status = std::system((cmd + " > " + log.string() + " 2>&1").c_str());
     std::ifstream in(log);
     std::stringstream ss;
@@ -33,7 +37,8 @@ const std::string kSrc = CTR_SOURCE_DIR;
 }  // namespace
 
 TEST_CASE("ctr-inspect summarises a finished run and the construction", "[cli][inspect]") {
-    const fs::path dir = fs::temp_directory_path() / "ctr_inspect_test";
+    // a directory of this process's own: ctest runs tests side by side
+    const fs::path dir = fs::temp_directory_path() / ("ctr_inspect_test_" + std::to_string(::getpid()));
     fs::remove_all(dir);
     fs::create_directories(dir);
     const std::string t71 = (dir / "t71.h5").string();

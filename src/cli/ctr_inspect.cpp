@@ -28,7 +28,9 @@ int inspect(const std::string& path) {
     const Config cfg = load_config_text(run.config_yaml(), path + ":/config").config;
     const ModelConfig& m = cfg.model;
     const TrainConfig& t = cfg.train;
-    std::printf("%s  status: %s  ctr %s  created %s\n", path.c_str(), run.status().c_str(),
+    const std::string status = run.status();
+    std::printf("%s  status: %s  ctr %s  created %s\n", path.c_str(),
+                status == "running" ? "running (or stopped without a clean exit)" : status.c_str(),
                 h5::get_attr_string(root, "ctr_git_describe").c_str(), h5::get_attr_string(root, "created").c_str());
     std::printf("model: %d layers x %d heads, d_model %d, d_head %d, %s, norm %s%s, positions %s, init %s\n", m.n_layers,
                 m.n_heads, m.d_model, m.d_head, m.d_mlp > 0 ? ("MLP " + std::to_string(m.d_mlp) + " " + m.act).c_str() : "attention-only",
@@ -73,6 +75,7 @@ int inspect(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    h5::init_library();
     po::options_description flags("options");
     flags.add_options()("help,h", "show this help");
     po::options_description all;

@@ -170,7 +170,20 @@ int run(int argc, char** argv) {
     hooks.should_stop = interrupt_requested;
     const auto t0 = std::chrono::steady_clock::now();
     const int64_t first_step = trainer.state().step;
-    const LoopResult result = run_training(trainer, run_file.get(), hooks);
+    LoopResult result;
+    try {
+        result = run_training(trainer, run_file.get(), hooks);
+    } catch (const std::exception& e) {
+        // Typically a full disk. Keep what was flushed readable and leave without
+        // closing the file: closing would try the failed writes again.
+        std::fprintf(stderr, "ctr-train: error: %s\n", e.what());
+        run_file->salvage_after_failure();
+        std::fprintf(stderr, "%s keeps what was written up to its last flush (status stays \"running\"); "
+                             "after freeing space, continue from its last checkpoint with: ctr-train --resume %s\n",
+                     out.c_str(), out.c_str());
+        std::fflush(stderr);
+        std::_Exit(kExitFailure);
+    }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     progress.finish();
     if (result.end == LoopEnd::kInterrupted) {
@@ -193,6 +206,7 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    h5::init_library();
     try {
         return run(argc, argv);
     } catch (const UsageError& e) {

@@ -19,6 +19,11 @@ void Handle::reset() {
 
 void quiet_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 
+void init_library() {
+    H5dont_atexit();
+    quiet_errors();
+}
+
 hid_t check(hid_t id, const std::string& what) {
     if (id < 0) throw IoError("HDF5: " + what + " failed");
     return id;

@@ -43,6 +43,9 @@ private:
 
 // Silences HDF5's own error printing: errors reach the user as one IoError message.
 void quiet_errors();
+// Call first thing in main: quiet errors, and no HDF5 clean-up at exit, which crashes
+// when a file could not be closed (a full disk); the kernel closes the file instead.
+void init_library();
 
 hid_t check(hid_t id, const std::string& what);
 void check(herr_t status, const std::string& what);

@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <sstream>
 
+#include <unistd.h>
+
 namespace ctr {
 namespace {
 
@@ -326,6 +328,12 @@ void RunFile::write_checkpoint(const TrainState& s) {
         h5::set_attr(g.get(), "metrics_rows", static_cast<int64_t>(h5::n_rows(root, "metrics/step")));
         h5::set_attr(g.get(), "snapshot_rows", static_cast<int64_t>(h5::n_rows(root, "snapshots/step")));
     }
+    // Flush before the swap: deleting the old checkpoint frees its space, and the flush
+    // writes pending snapshot chunks, which HDF5 may place in freed space. Were both in
+    // one flush, a kill during it could leave the file's last flushed /checkpoint with
+    // its data overwritten by snapshot chunks (a resume would then silently continue from
+    // garbage). Flushed first, the swap's own flush has no chunk data left to write.
+    flush();
     if (h5::exists(root, "checkpoint")) h5::check(H5Ldelete(root, "checkpoint", H5P_DEFAULT), "replacing the checkpoint");
     h5::check(H5Lmove(root, "checkpoint.new", root, "checkpoint", H5P_DEFAULT, H5P_DEFAULT), "replacing the checkpoint");
     flush();
@@ -359,6 +367,14 @@ void RunFile::restore_checkpoint(TrainState& s) {
     const hsize_t snapshot_rows = h5::get_attr_int(g.get(), "snapshot_rows");
     truncate_series(h5::open_group(root, "metrics").get(), metric_rows);
     truncate_series(h5::open_group(root, "snapshots").get(), snapshot_rows);
+}
+
+void RunFile::salvage_after_failure() noexcept {
+    haddr_t eoa = 0;
+    if (H5Fget_eoa(file_.get(), &eoa) < 0) return;
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(path_, ec);
+    if (!ec && size < eoa) ::truncate(path_.c_str(), static_cast<off_t>(eoa));
 }
 
 void RunFile::flush() { h5::check(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), "flushing " + path_); }

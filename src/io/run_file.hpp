@@ -61,6 +61,12 @@ public:
 
     void flush();
 
+    // After a failed write (a full disk): HDF5 may have recorded space it could not
+    // write, and then refuses the file as truncated. Extending the file to that size
+    // (a sparse hole, which needs no disk space) keeps what was flushed readable.
+    // The process should then exit without closing the file.
+    void salvage_after_failure() noexcept;
+
 private:
     RunFile(std::string path, h5::Handle file) : path_(std::move(path)), file_(std::move(file)) {}
     // The open dataset at path, kept open for the run: opening a dataset for every row
