@@ -307,9 +307,13 @@ void RunFile::write_verdict(const Verdict& v, const Emergence& e, const CausalRe
 
 void RunFile::write_checkpoint(const TrainState& s) {
     const hid_t root = file_.get();
-    if (h5::exists(root, "checkpoint.new")) H5Ldelete(root, "checkpoint.new", H5P_DEFAULT);
+    // A half-written checkpoint left by a kill is never deleted: its space may be shared
+    // with data written since, and freeing it would let HDF5 overwrite live rows. The new
+    // one takes the first free name instead.
+    std::string staging = "checkpoint.new";
+    for (int i = 1; h5::exists(root, staging); ++i) staging = "checkpoint.new." + std::to_string(i);
     {
-        h5::Handle g = h5::create_group(root, "checkpoint.new");
+        h5::Handle g = h5::create_group(root, staging);
         const hsize_t P = s.params.size();
         h5::write_array(g.get(), "params", {P}, s.params.data(), "param (flat, ParamLayout order)");
         h5::write_array(g.get(), "opt_m", {P}, s.opt.m.data(), "param");
@@ -335,7 +339,7 @@ void RunFile::write_checkpoint(const TrainState& s) {
     // garbage). Flushed first, the swap's own flush has no chunk data left to write.
     flush();
     if (h5::exists(root, "checkpoint")) h5::check(H5Ldelete(root, "checkpoint", H5P_DEFAULT), "replacing the checkpoint");
-    h5::check(H5Lmove(root, "checkpoint.new", root, "checkpoint", H5P_DEFAULT, H5P_DEFAULT), "replacing the checkpoint");
+    h5::check(H5Lmove(root, staging.c_str(), root, "checkpoint", H5P_DEFAULT, H5P_DEFAULT), "replacing the checkpoint");
     flush();
 }
 

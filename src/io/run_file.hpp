@@ -5,7 +5,9 @@
 // Crash safety: the file is flushed after every metrics row and checkpoint, and the
 // only things rewritten in place are uncompressed metric chunks (whose old bytes are
 // rewritten unchanged) and checkpoints (written beside the old one, then swapped), so a
-// run killed at any moment leaves the state of its last flush.
+// run killed between flushes leaves the state of its last flush. A kill during a flush
+// can still damage the file: HDF5 1.10 does not order a flush's writes for crash
+// safety (docs/hdf5-layout.md gives the measured odds).
 #include <cstdint>
 #include <map>
 #include <string>
