@@ -2,6 +2,8 @@
 // The architecture variants the model tests run over, and parameters pushed off their
 // init (gains of 1, zero biases) so that every term of a backward pass matters.
 #include <boost/random/normal_distribution.hpp>
+#include <catch2/catch.hpp>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -70,6 +72,27 @@ inline std::vector<real> jittered_params(const Transformer& model, uint64_t seed
     boost::random::normal_distribution<double> jitter(0.0, 0.3);
     for (auto& p : params) p += static_cast<real>(jitter(rng));
     return params;
+}
+
+// Central differences in float64 on every parameter against grads (from backward on the
+// same batch). Each element must agree to 1e-8 absolute plus 1e-6 relative, tight enough
+// that a wrong term in any backward fails (docs/model.md).
+inline void check_param_gradients_fd(Transformer& model, std::vector<real>& params, const Batch& batch,
+                                     const std::vector<real>& grads) {
+    const double h = 1e-6;
+    for (const TensorSpec& t : model.layout().tensors())
+        for (size_t i = 0; i < t.size; ++i) {
+            const size_t j = t.offset + i;
+            const real saved = params[j];
+            params[j] = saved + h;
+            const double up = model.forward(params.data(), batch);
+            params[j] = saved - h;
+            const double down = model.forward(params.data(), batch);
+            params[j] = saved;
+            const double numeric = (up - down) / (2 * h);
+            INFO(t.name << "[" << i << "] analytic " << grads[j] << " numeric " << numeric);
+            CHECK(std::abs(grads[j] - numeric) <= 1e-8 + 1e-6 * std::abs(numeric));
+        }
 }
 
 }  // namespace ctr::testing

@@ -177,20 +177,7 @@ TEST_CASE("a sequence of length 1 works", "[attention]") {
                     for (size_t i = 0; i < t.size; ++i) CHECK(grads[t.offset + i] == real(0));
                 }
                 // The other gradients agree with central differences.
-                const double h = 1e-6;
-                for (const TensorSpec& t : model.layout().tensors())
-                    for (size_t i = 0; i < t.size; ++i) {
-                        const size_t j = t.offset + i;
-                        const real saved = params[j];
-                        params[j] = saved + h;
-                        const double up = model.forward(params.data(), batch);
-                        params[j] = saved - h;
-                        const double down = model.forward(params.data(), batch);
-                        params[j] = saved;
-                        const double numeric = (up - down) / (2 * h);
-                        INFO(t.name << "[" << i << "] analytic " << grads[j] << " numeric " << numeric);
-                        CHECK(std::abs(grads[j] - numeric) <= 1e-8 + 1e-6 * std::abs(numeric));
-                    }
+                ctr::testing::check_param_gradients_fd(model, params, batch, grads);
             }
         }
     }

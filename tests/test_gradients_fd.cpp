@@ -56,20 +56,7 @@ TEST_CASE("backward matches central finite differences for every parameter", "[g
                     CHECK(close(analytic, numeric, 1e-6, 1e-8));
                 }
             }
-            for (const TensorSpec& t : model.layout().tensors()) {
-                for (size_t i = 0; i < t.size; ++i) {
-                    const size_t j = t.offset + i;
-                    const real saved = params[j];
-                    params[j] = saved + h;
-                    const double up = model.forward(params.data(), batch);
-                    params[j] = saved - h;
-                    const double down = model.forward(params.data(), batch);
-                    params[j] = saved;
-                    const double numeric = (up - down) / (2 * h);
-                    INFO(t.name << "[" << i << "] analytic " << grads[j] << " numeric " << numeric);
-                    CHECK(close(grads[j], numeric, 1e-6, 1e-8));
-                }
-            }
+            ctr::testing::check_param_gradients_fd(model, params, batch, grads);
         }
     }
 }
