@@ -60,3 +60,23 @@ TEST_CASE("backward matches central finite differences for every parameter", "[g
         }
     }
 }
+
+TEST_CASE("the loss-only forward gives the same loss and gradient, bit for bit", "[gradients]") {
+    for (const ctr::testing::Variant& v : ctr::testing::model_variants(9)) {
+        SECTION(v.name) {
+            Rng data_rng = make_stream(3, Stream::kTrainData);
+            Transformer model(v.model, v.task.seq_len, v.task.bos, 12);
+            const std::vector<real> params = ctr::testing::jittered_params(model, 3);
+            const Batch batch = as_batch(generate_sequences(v.task, 12, data_rng));
+            std::vector<real> full(params.size(), 0), loss_only(params.size(), 0);
+            const real full_loss = model.forward(params.data(), batch);
+            model.backward(params.data(), full.data(), batch);
+            const std::vector<real> dembed_full = model.dembed();
+            const real loss_only_loss = model.forward_loss_only(params.data(), batch);
+            model.backward(params.data(), loss_only.data(), batch);
+            CHECK(loss_only_loss == full_loss);
+            CHECK(loss_only == full);
+            CHECK(model.dembed() == dembed_full);
+        }
+    }
+}

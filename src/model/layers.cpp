@@ -183,7 +183,7 @@ void norm_backward(real* dinp, real* dw, real* db, const real* dout, const real*
 // hot path of the paper's model, where d_head = 2 (docs/performance.md).
 template <int kDh>
 void attention_forward_impl(real* z, real* pattern, const real* q, const real* k, const real* v,
-                            int B, int T, int H, int dh, real scale) {
+                            int B, int T, int H, int dh, real scale, const real* query_mask) {
     const int Dh = kDh > 0 ? kDh : dh;
     const size_t row = static_cast<size_t>(H) * Dh;  // stride between positions in q/k/v/z
     for (int b = 0; b < B; ++b)
@@ -195,6 +195,10 @@ void attention_forward_impl(real* z, real* pattern, const real* q, const real* k
             real* __restrict zh = z + head;
             real* __restrict ph = pattern + (static_cast<size_t>(b) * H + h) * T * T;
             for (int i = 0; i < T; ++i) {
+                if (query_mask && query_mask[static_cast<size_t>(b) * T + i] == 0) {
+                    std::fill_n(zh + i * row, Dh, real(0));
+                    continue;
+                }
                 const real* __restrict qi = qh + i * row;
                 real* __restrict p = ph + static_cast<size_t>(i) * T;
                 real maxv = -std::numeric_limits<real>::infinity();
@@ -238,7 +242,7 @@ void attention_forward_impl(real* z, real* pattern, const real* q, const real* k
 template <int kDh>
 void attention_backward_impl(real* dq, real* dk, real* dv, const real* dz, const real* pattern,
                              const real* q, const real* k, const real* v, int B, int T, int H,
-                             int dh, real scale, real* scratch) {
+                             int dh, real scale, real* scratch, const real* query_mask) {
     const int Dh = kDh > 0 ? kDh : dh;
     const size_t row = static_cast<size_t>(H) * Dh;
     real* __restrict dp = scratch;  // (T) d loss / d pattern for one query row
@@ -254,6 +258,7 @@ void attention_backward_impl(real* dq, real* dk, real* dv, const real* dz, const
             real* __restrict dvh = dv + head;
             const real* __restrict ph = pattern + (static_cast<size_t>(b) * H + h) * T * T;
             for (int i = 0; i < T; ++i) {
+                if (query_mask && query_mask[static_cast<size_t>(b) * T + i] == 0) continue;
                 const real* __restrict p = ph + static_cast<size_t>(i) * T;
                 const real* __restrict dzi = dzh + i * row;
                 real p_dot_dp = 0;
@@ -295,14 +300,15 @@ void attention_backward_impl(real* dq, real* dk, real* dv, const real* dz, const
     }
 
 void attention_forward(real* z, real* pattern, const real* q, const real* k, const real* v,
-                       int B, int T, int H, int Dh, real scale) {
-    CTR_DISPATCH_DHEAD(attention_forward_impl, Dh, z, pattern, q, k, v, B, T, H, Dh, scale)
+                       int B, int T, int H, int Dh, real scale, const real* query_mask) {
+    CTR_DISPATCH_DHEAD(attention_forward_impl, Dh, z, pattern, q, k, v, B, T, H, Dh, scale, query_mask)
 }
 
 void attention_backward(real* dq, real* dk, real* dv, const real* dz, const real* pattern,
                         const real* q, const real* k, const real* v, int B, int T, int H,
-                        int Dh, real scale, real* scratch) {
-    CTR_DISPATCH_DHEAD(attention_backward_impl, Dh, dq, dk, dv, dz, pattern, q, k, v, B, T, H, Dh, scale, scratch)
+                        int Dh, real scale, real* scratch, const real* query_mask) {
+    CTR_DISPATCH_DHEAD(attention_backward_impl, Dh, dq, dk, dv, dz, pattern, q, k, v, B, T, H, Dh, scale, scratch,
+                       query_mask)
 }
 #undef CTR_DISPATCH_DHEAD
 

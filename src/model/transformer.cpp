@@ -135,6 +135,12 @@ int Transformer::n_shards(int B) const { return std::max(1, std::min(B, kShards)
 int Transformer::shard_begin(int s, int B) const { return static_cast<int>(static_cast<int64_t>(s) * B / n_shards(B)); }
 
 real Transformer::forward(const real* p, const Batch& batch, const ForwardHooks* hooks) {
+    return forward_all(p, batch, hooks, false);
+}
+
+real Transformer::forward_loss_only(const real* p, const Batch& batch) { return forward_all(p, batch, nullptr, true); }
+
+real Transformer::forward_all(const real* p, const Batch& batch, const ForwardHooks* hooks, bool loss_only) {
     if (batch.B > max_batch_ || batch.T > n_ctx_)
         throw std::invalid_argument("batch larger than the model's workspace");
     if (batch.T > 0 && !bos_ && std::find(batch.kind.begin(), batch.kind.end(), kBos) != batch.kind.end())
@@ -145,6 +151,7 @@ real Transformer::forward(const real* p, const Batch& batch, const ForwardHooks*
     acts_.B = B;
     acts_.T = T;
     last_batch_ = &batch;
+    loss_only_ = loss_only;
     const int S = n_shards(B);
     if (hooks) {  // hooks may keep state of their own: the same shards, one after another
         for (int s = 0; s < S; ++s) shard_loss_[s] = forward_rows(p, batch, shard_begin(s, B), shard_begin(s + 1, B), hooks);
@@ -213,8 +220,9 @@ real Transformer::forward_rows(const real* p, const Batch& batch, int b0, int b1
             norm_forward(rows(a.k, HD), nullptr, rows(a.k_rstd, H), k, p + o.k_norm_w, nullptr, N * H, Dh, true);
         }
         real* z = rows(a.z, HD);
+        const real* query_mask = loss_only_ && l == cfg_.n_layers - 1 ? batch.weight.data() + r0 : nullptr;
         attention_forward(z, a.pattern.data() + static_cast<size_t>(b0) * H * T * T, rows(a.q, HD), rows(a.k, HD), v,
-                          nb, T, H, Dh, scale);
+                          nb, T, H, Dh, scale, query_mask);
         if (hooks && hooks->after_pattern) hooks->after_pattern(l, a, b0, b1, T);
         real* attn_out = rows(a.attn_out, D);
         for (int h = 0; h < H; ++h)
@@ -307,8 +315,9 @@ void Transformer::backward_rows(const real* p, real* g, const Batch& batch, int 
         real* dq = zeroed(ws_.dq, HD);
         real* dk = zeroed(ws_.dk, HD);
         real* dv = zeroed(ws_.dv, HD);
+        const real* query_mask = loss_only_ && l == cfg_.n_layers - 1 ? batch.weight.data() + r0 : nullptr;
         attention_backward(dq, dk, dv, dz, a.pattern.data() + static_cast<size_t>(b0) * H * T * T, crows(a.q, HD),
-                           crows(a.k, HD), crows(a.v, HD), nb, T, H, Dh, scale, dpattern_row);
+                           crows(a.k, HD), crows(a.v, HD), nb, T, H, Dh, scale, dpattern_row, query_mask);
         if (cfg_.qk_norm) {
             real* dq_pre = zeroed(ws_.dq_pre, HD);
             real* dk_pre = zeroed(ws_.dk_pre, HD);

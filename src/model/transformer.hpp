@@ -72,6 +72,11 @@ public:
     // Runs the model on the batch, keeps the activations, returns the loss.
     // hooks: interventions for the causal tests; nullptr (default) is the plain forward.
     real forward(const real* params, const Batch& batch, const ForwardHooks* hooks = nullptr);
+    // The loss and (with backward) its gradient only: the last block's attention skips
+    // the queries the loss does not look at (weight 0), which cannot change either, bit
+    // for bit. Its activations at those positions are then not the model's: use
+    // forward() for anything that reads them (probe, analysis, run file).
+    real forward_loss_only(const real* params, const Batch& batch);
     // Adds d loss / d params to grads (flat, same layout). Needs the preceding forward.
     void backward(const real* params, real* grads, const Batch& batch);
 
@@ -83,6 +88,7 @@ private:
     // Sequences [b0, b1) of the batch; out / dout are views of their rows.
     void embed_forward(real* out, const real* params, const Batch& batch, int b0, int b1) const;
     void embed_backward(real* grads, const real* dout, const Batch& batch, int b0, int b1) const;
+    real forward_all(const real* params, const Batch& batch, const ForwardHooks* hooks, bool loss_only);
     real forward_rows(const real* params, const Batch& batch, int b0, int b1, const ForwardHooks* hooks);
     void backward_rows(const real* params, real* grads, const Batch& batch, int b0, int b1, real* dpattern_row);
 
@@ -98,6 +104,7 @@ private:
     Activations acts_;
     GradWorkspace ws_;
     const Batch* last_batch_ = nullptr;
+    bool loss_only_ = false;                 // how the last forward ran; backward follows it
     std::vector<real> shard_loss_;           // (kShards)
     std::vector<real> shard_grads_;          // (kShards, P) each shard's parameter gradient  // the batch of the last forward, which backward must get
 };

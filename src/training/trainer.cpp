@@ -101,7 +101,7 @@ StepStats Trainer::train_step() {
     next_batch();
     StepStats s;
     std::fill(grads_.begin(), grads_.end(), real(0));
-    s.loss = train_model_.forward(state_.params.data(), batch_);
+    s.loss = train_model_.forward_loss_only(state_.params.data(), batch_);
     train_model_.backward(state_.params.data(), grads_.data(), batch_);
     s.grad_norm = grad_norm(grads_.data(), grads_.size());
     if (cfg_.train.grad_clip > 0) clip_grad_norm(grads_.data(), grads_.size(), s.grad_norm, cfg_.train.grad_clip);
@@ -114,7 +114,7 @@ StepStats Trainer::train_step() {
 
 EvalStats Trainer::evaluate() {
     EvalStats e;
-    e.loss = eval_model_.forward(state_.params.data(), eval_batch_);
+    e.loss = eval_model_.forward_loss_only(state_.params.data(), eval_batch_);
     e.rel_error = baseline_mse_ > 0 ? e.loss / baseline_mse_ : 0.0;
     return e;
 }
