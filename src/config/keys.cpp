@@ -130,6 +130,7 @@ std::vector<KeySpec> build_table() {
         int_key(CTR_KEY(log.snapshot_dense), 0, kIntMax, "a snapshot at every step from 0 to this"),
         int_key(CTR_KEY(log.snapshot_per_decade), 0, kIntMax, "then log-spaced snapshots, this many per decade of steps; 0: none"),
         int_key(CTR_KEY(log.snapshot_every), 0, kIntMax, "and a snapshot at every multiple of this step; 0: none"),
+        bool_key(CTR_KEY(log.compress), "compress snapshot attention patterns and parameters (shuffle + deflate)"),
         int_key(CTR_KEY(log.checkpoint_every), 1, kIntMax, "write the full training state every this many steps"),
         int_key(CTR_KEY(log.progress_every), 1, kIntMax, "a plain progress line every this many steps when not on a terminal"),
 

@@ -105,7 +105,9 @@ void create_series(hid_t parent, const std::string& name, hid_t file_type, const
     if (!axes.empty()) set_attr(ds.get(), "axes", axes);
 }
 
-void append_row(hid_t ds, hid_t mem_type, const void* row) {
+void append_row(hid_t ds, hid_t mem_type, const void* row) { append_rows(ds, mem_type, row, 1); }
+
+void append_rows(hid_t ds, hid_t mem_type, const void* rows, hsize_t n) {
     auto fail = [ds](const char* what) {
         char name[512] = "?";
         H5Iget_name(ds, name, sizeof name);
@@ -118,15 +120,15 @@ void append_row(hid_t ds, hid_t mem_type, const void* row) {
     H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
     std::vector<hsize_t> start(rank, 0), count = dims;
     start[0] = dims[0];
-    count[0] = 1;
-    dims[0] += 1;
+    count[0] = n;
+    dims[0] += n;
     if (H5Dset_extent(ds, dims.data()) < 0) throw fail("extending");
     Handle file_space(H5Dget_space(ds));
     Handle mem_space(H5Screate_simple(rank, count.data(), nullptr));
     if (!file_space.valid() || !mem_space.valid() ||
         H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr) < 0 ||
-        H5Dwrite(ds, mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT, row) < 0)
-        throw fail("appending a row to");
+        H5Dwrite(ds, mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT, rows) < 0)
+        throw fail("appending rows to");
 }
 
 void resize_rows(hid_t parent, const std::string& name, hsize_t n) {

@@ -79,6 +79,8 @@ std::vector<hsize_t> dataset_shape(hid_t parent, const std::string& name);
 void create_series(hid_t parent, const std::string& name, hid_t file_type, const std::vector<hsize_t>& row_shape,
                    hsize_t chunk_rows, bool compress, const std::string& axes);
 void append_row(hid_t dataset, hid_t mem_type, const void* row);
+// Appends n rows at once (rows: n consecutive rows, row-major).
+void append_rows(hid_t dataset, hid_t mem_type, const void* rows, hsize_t n);
 // Shrinks (or grows) the first axis to n rows.
 void resize_rows(hid_t parent, const std::string& name, hsize_t n);
 hsize_t n_rows(hid_t parent, const std::string& name);

@@ -169,7 +169,7 @@ RunFile RunFile::create(const std::string& path, const Trainer& trainer, const s
         h5::create_series(g.get(), "output", H5T_IEEE_F32LE, {B, T}, 1, false, "snapshot,batch,pos");
         for (int l = 0; l < m.n_layers; ++l) {
             const std::string b = "blocks." + std::to_string(l) + ".";
-            h5::create_series(g.get(), b + "attn.hook_pattern", H5T_IEEE_F32LE, {B, H, T, T}, 1, true,
+            h5::create_series(g.get(), b + "attn.hook_pattern", H5T_IEEE_F32LE, {B, H, T, T}, 1, cfg.log.compress,
                               "snapshot,batch,head,query,key");
             for (const char* s : {"hook_resid_pre", "hook_resid_mid", "hook_resid_post"})
                 h5::create_series(g.get(), b + s, H5T_IEEE_F32LE, {B, T, D}, 1, false, "snapshot,batch,pos,d_model");
@@ -187,10 +187,11 @@ RunFile RunFile::create(const std::string& path, const Trainer& trainer, const s
         for (const char* name : kHeadlineNames) h5::create_series(headline.get(), name, H5T_NATIVE_DOUBLE, {}, 256, false, "snapshot");
         h5::Handle params = h5::create_group(g.get(), "params");
         for (const TensorSpec& t : trainer.layout().tensors())
-            h5::create_series(params.get(), t.name, H5T_NATIVE_DOUBLE, as_hsize(t.shape), 1, true,
+            h5::create_series(params.get(), t.name, H5T_NATIVE_DOUBLE, as_hsize(t.shape), 1, cfg.log.compress,
                               "snapshot," + param_axes(t));
     }
     run.flush();
+    run.last_flush_growth_ = 0;  // the skeleton is written once; rows grow the file by less
     std::error_code ec;
     std::filesystem::rename(tmp_path, path, ec);
     if (ec) throw h5::IoError("cannot create run file " + path + ": " + ec.message());
@@ -226,6 +227,36 @@ hid_t RunFile::series(const std::string& path) {
     return it->second.get();
 }
 
+void RunFile::append(const std::string& path, hid_t mem_type, const void* row) {
+    auto it = pending_.find(path);
+    if (it == pending_.end()) {
+        const hid_t ds = series(path);
+        h5::Handle space(h5::check(H5Dget_space(ds), "dataspace of " + path));
+        const int rank = H5Sget_simple_extent_ndims(space.get());
+        std::vector<hsize_t> dims(rank);
+        H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+        size_t elements = 1;
+        for (int i = 1; i < rank; ++i) elements *= dims[i];
+        h5::Handle file_type(h5::check(H5Dget_type(ds), "type of " + path));
+        it = pending_.emplace(path, Pending{mem_type, elements * H5Tget_size(mem_type),
+                                            elements * H5Tget_size(file_type.get()), 0, {}})
+                 .first;
+    }
+    Pending& p = it->second;
+    const auto* bytes = static_cast<const unsigned char*>(row);
+    p.bytes.insert(p.bytes.end(), bytes, bytes + p.row_bytes);
+    p.rows += 1;
+}
+
+void RunFile::write_pending() {
+    for (auto& [path, p] : pending_) {
+        if (p.rows == 0) continue;
+        h5::append_rows(series(path), p.mem_type, p.bytes.data(), p.rows);
+        p.rows = 0;
+        p.bytes.clear();
+    }
+}
+
 void RunFile::append_metrics(const MetricsRow& row) {
     append("metrics/step", H5T_NATIVE_INT64, &row.step);
     const double values[] = {row.train_loss, row.grad_norm, row.lr, row.eval_loss, row.eval_rel_error};
@@ -257,6 +288,7 @@ void RunFile::append_snapshot(int64_t step, const Trainer& trainer, const Mechan
 }
 
 std::vector<Snapshot> RunFile::read_headlines() {
+    write_pending();
     const hid_t root = file_.get();
     const size_t n = h5::n_rows(root, "snapshots/step");
     std::vector<int64_t> steps(n);
@@ -306,6 +338,8 @@ void RunFile::write_verdict(const Verdict& v, const Emergence& e, const CausalRe
 }
 
 void RunFile::write_checkpoint(const TrainState& s) {
+    ensure_space();
+    write_pending();  // the row counts recorded below must include every queued row
     const hid_t root = file_.get();
     // A half-written checkpoint left by a kill is never deleted: its space may be shared
     // with data written since, and freeing it would let HDF5 overwrite live rows. The new
@@ -365,6 +399,7 @@ void RunFile::restore_checkpoint(TrainState& s) {
     rng_from_text(s.fresh_rng, h5::get_attr_string(g.get(), "fresh_rng"));
 
     series_.clear();
+    pending_.clear();
     // Rows written after the checkpoint (before a crash, or off-schedule rows at the end
     // of a finished run) are written again by the resumed run.
     const hsize_t metric_rows = h5::get_attr_int(g.get(), "metrics_rows");
@@ -381,6 +416,31 @@ void RunFile::salvage_after_failure() noexcept {
     if (!ec && size < eoa) ::truncate(path_.c_str(), static_cast<off_t>(eoa));
 }
 
-void RunFile::flush() { h5::check(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), "flushing " + path_); }
+void RunFile::ensure_space() const {
+    // HDF5 writes a flush in no crash-safe order, so a disk that fills up during one can
+    // leave a file it cannot open. Stop before, while the file still holds the last
+    // flush: the next flush needs about its queued rows plus what the last one added.
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const fs::space_info space = fs::space(fs::absolute(path_).parent_path(), ec);
+    uintmax_t queued = 0;
+    for (const auto& [name, p] : pending_) queued += p.rows * p.file_row_bytes;
+    const uintmax_t needed = queued + last_flush_growth_ + kFlushMargin;
+    if (!ec && space.available < needed)
+        throw h5::IoError("the disk of " + path_ + " is almost full (" + std::to_string(space.available / 1024) +
+                          " KiB free, the next write needs about " + std::to_string(needed / 1024) +
+                          " KiB); stopped before writing, so the file keeps its last flush");
+}
+
+void RunFile::flush() {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const uintmax_t size_before = fs::file_size(path_, ec);
+    ensure_space();
+    write_pending();
+    h5::check(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), "flushing " + path_);
+    const uintmax_t size_after = fs::file_size(path_, ec);
+    if (!ec && size_after > size_before) last_flush_growth_ = std::max(last_flush_growth_, size_after - size_before);
+}
 
 }  // namespace ctr

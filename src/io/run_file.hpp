@@ -74,11 +74,27 @@ private:
     // The open dataset at path, kept open for the run: opening a dataset for every row
     // cost more than writing the row.
     hid_t series(const std::string& path);
-    void append(const std::string& path, hid_t mem_type, const void* row) { h5::append_row(series(path), mem_type, row); }
+    // Queues a row; flush() writes each series' queued rows in one call (per-call cost
+    // dominated the snapshots' logging time). Nothing unflushed counts as written.
+    void append(const std::string& path, hid_t mem_type, const void* row);
+    void write_pending();
+    // Throws IoError, before anything is written, when the disk cannot take the next flush.
+    void ensure_space() const;
+
+    struct Pending {
+        hid_t mem_type;
+        size_t row_bytes;        // in memory
+        size_t file_row_bytes;   // in the file, before compression
+        hsize_t rows = 0;
+        std::vector<unsigned char> bytes;
+    };
 
     std::string path_;
     h5::Handle file_;  // declared first, so closed after the datasets
     std::map<std::string, h5::Handle> series_;
+    std::map<std::string, Pending> pending_;   // rows queued since the last flush, by series
+    uintmax_t last_flush_growth_ = 0;          // the most a flush has grown the file, bytes
+    static constexpr uintmax_t kFlushMargin = 256 * 1024;
 };
 
 }  // namespace ctr
