@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "cli_helpers.hpp"
+#include "ctr_git_describe.hpp"
 #include "config/load.hpp"
 #include "io/run_file.hpp"
 #include "training/run_loop.hpp"

@@ -1,5 +1,7 @@
 #include "io/run_file.hpp"
 
+#include "ctr_git_describe.hpp"  // generated at build time (cmake/version.cmake)
+
 #include <algorithm>
 #include <chrono>
 #include <ctime>
