@@ -114,7 +114,6 @@ int run(int argc, char** argv) {
     std::unique_ptr<RunFile> run_file;
     if (resuming) {
         run_file = std::make_unique<RunFile>(RunFile::open(resume, true));
-        const std::string status = run_file->status();
         cfg = load_config_text(run_file->config_yaml(), resume + ":/config", overrides).config;
         const int64_t planned = planned_steps(load_config_text(run_file->config_yaml(), resume + ":/config").config);
         if (planned_steps(cfg) < planned)
