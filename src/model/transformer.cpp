@@ -9,7 +9,7 @@
 namespace ctr {
 namespace {
 
-void zero(std::vector<real>& v, size_t n) { std::fill_n(v.begin(), n, real(0)); }
+// The tensor at offset off, or nullptr for one the config leaves out.
 const real* at(const real* base, size_t off) { return off == kAbsent ? nullptr : base + off; }
 real* at(real* base, size_t off) { return off == kAbsent ? nullptr : base + off; }
 
