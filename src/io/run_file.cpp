@@ -173,8 +173,11 @@ RunFile RunFile::create(const std::string& path, const Trainer& trainer, const s
             const std::string b = "blocks." + std::to_string(l) + ".";
             h5::create_series(g.get(), b + "attn.hook_pattern", H5T_IEEE_F32LE, {B, H, T, T}, 1, cfg.log.compress,
                               "snapshot,batch,head,query,key");
+            // As in TransformerLens, an attention-only block has no resid_mid: it would
+            // equal resid_post.
             for (const char* s : {"hook_resid_pre", "hook_resid_mid", "hook_resid_post"})
-                h5::create_series(g.get(), b + s, H5T_IEEE_F32LE, {B, T, D}, 1, false, "snapshot,batch,pos,d_model");
+                if (m.d_mlp > 0 || std::string(s) != "hook_resid_mid")
+                    h5::create_series(g.get(), b + s, H5T_IEEE_F32LE, {B, T, D}, 1, false, "snapshot,batch,pos,d_model");
         }
         h5::Handle mech = h5::create_group(g.get(), "metrics");
         const hsize_t L = m.n_layers;
@@ -276,7 +279,7 @@ void RunFile::append_snapshot(int64_t step, const Trainer& trainer, const Mechan
         const std::string b = "snapshots/blocks." + std::to_string(l) + ".";
         append(b + "attn.hook_pattern", real_type, a.pattern.data());
         append(b + "hook_resid_pre", real_type, a.resid_pre.data());
-        append(b + "hook_resid_mid", real_type, a.resid_mid.data());
+        if (trainer.config().model.d_mlp > 0) append(b + "hook_resid_mid", real_type, a.resid_mid.data());
         append(b + "hook_resid_post", real_type, a.resid_post.data());
     }
     const real* p = trainer.state().params.data();
