@@ -1,7 +1,12 @@
 // ctr-inspect: a run file's config, progress, final metrics, emergence and verdict in a
 // few lines, without Python.
 #include <boost/program_options.hpp>
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <limits>
+#include <thread>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -16,60 +21,73 @@ namespace {
 
 const char* const kUsage = "usage: ctr-inspect RUN.h5\n";
 
-double last_value(hid_t root, const std::string& name, size_t n) {
-    std::vector<double> v(n);
-    h5::read_array(root, name, H5T_NATIVE_DOUBLE, v.data(), n);
-    return n ? v.back() : 0.0;
+template <class... Args>
+void appendf(std::string& out, const char* fmt, Args... args) {
+    char buf[1024];
+    std::snprintf(buf, sizeof buf, fmt, args...);
+    out += buf;
 }
 
-int inspect(const std::string& path) {
+// Row `row` of a 1-D series. A run being written may have extended some series past
+// others since the reader opened it, so each is read at its own length.
+double value_at(hid_t root, const std::string& name, size_t row) {
+    std::vector<double> v(h5::n_rows(root, name));
+    h5::read_array(root, name, H5T_NATIVE_DOUBLE, v.data(), v.size());
+    return row < v.size() ? v[row] : std::numeric_limits<double>::quiet_NaN();
+}
+
+// The whole report, printed only once it is complete (a retry must not repeat lines).
+std::string inspect(const std::string& path) {
+    std::string out;
     RunFile run = RunFile::open(path, false);
     const hid_t root = run.handle();
     const Config cfg = load_config_text(run.config_yaml(), path + ":/config").config;
     const ModelConfig& m = cfg.model;
     const TrainConfig& t = cfg.train;
     const std::string status = run.status();
-    std::printf("%s  status: %s  ctr %s  created %s\n", path.c_str(),
+    appendf(out, "%s  status: %s  ctr %s  created %s\n", path.c_str(),
                 status == "running" ? "running (or stopped without a clean exit)" : status.c_str(),
                 h5::get_attr_string(root, "ctr_git_describe").c_str(), h5::get_attr_string(root, "created").c_str());
-    std::printf("model: %d layers x %d heads, d_model %d, d_head %d, %s, norm %s%s, positions %s, init %s\n", m.n_layers,
+    appendf(out, "model: %d layers x %d heads, d_model %d, d_head %d, %s, norm %s%s, positions %s, init %s\n", m.n_layers,
                 m.n_heads, m.d_model, m.d_head, m.d_mlp > 0 ? ("MLP " + std::to_string(m.d_mlp) + " " + m.act).c_str() : "attention-only",
                 m.norm.c_str(), m.qk_norm ? " + qk-norm" : "", m.positions.c_str(), m.init.c_str());
-    std::printf("task: T %d%s, numbers %s, supervise %s;  train: %s lr %g wd %g, batch %d, %s, seed %llu\n",
+    appendf(out, "task: T %d%s, numbers %s, supervise %s;  train: %s lr %g wd %g, batch %d, %s, seed %llu\n",
                 cfg.task.seq_len, cfg.task.bos ? " with [BOS]" : "", cfg.task.numbers.c_str(), cfg.task.supervise.c_str(),
                 t.optimizer.c_str(), t.lr, t.weight_decay, t.batch_size,
                 t.steps > 0 ? (std::to_string(t.steps) + " steps").c_str() : (std::to_string(t.epochs) + " epochs").c_str(),
                 static_cast<unsigned long long>(cfg.seed));
 
-    const size_t rows = h5::n_rows(root, "metrics/step");
+    size_t rows = h5::n_rows(root, "metrics/step");
+    for (const char* name : {"metrics/train_loss", "metrics/eval_loss", "metrics/eval_rel_error"})
+        rows = std::min<size_t>(rows, h5::n_rows(root, name));
     if (rows > 0) {
-        std::vector<int64_t> steps(rows);
-        h5::read_array(root, "metrics/step", H5T_NATIVE_INT64, steps.data(), rows);
-        std::printf("last metrics (step %lld): train loss %.4g  eval loss %.4g  eval rel_error %.4g\n",
-                    static_cast<long long>(steps.back()), last_value(root, "metrics/train_loss", rows),
-                    last_value(root, "metrics/eval_loss", rows), last_value(root, "metrics/eval_rel_error", rows));
+        std::vector<int64_t> steps(h5::n_rows(root, "metrics/step"));
+        h5::read_array(root, "metrics/step", H5T_NATIVE_INT64, steps.data(), steps.size());
+        appendf(out, "last metrics (step %lld): train loss %.4g  eval loss %.4g  eval rel_error %.4g\n",
+                    static_cast<long long>(steps[rows - 1]), value_at(root, "metrics/train_loss", rows - 1),
+                    value_at(root, "metrics/eval_loss", rows - 1), value_at(root, "metrics/eval_rel_error", rows - 1));
     }
     const size_t snaps = h5::n_rows(root, "snapshots/step");
-    std::printf("snapshots: %zu;  checkpoint: %s\n", snaps,
+    appendf(out, "snapshots: %zu;  checkpoint: %s\n", snaps,
                 run.has_checkpoint() ? ("step " + std::to_string(h5::get_attr_int(h5::open_group(root, "checkpoint").get(), "step"))).c_str()
                                      : "none");
     if (h5::exists(root, "verdict")) {
         h5::Handle v = h5::open_group(root, "verdict");
         const hid_t id = v.get();
-        std::printf("emergence (first step for good): catch %lld  tag %lld  release %lld  solved %lld\n",
+        appendf(out, "emergence (first step for good): catch %lld  tag %lld  release %lld  solved %lld\n",
                     static_cast<long long>(h5::get_attr_int(id, "catch_step")),
                     static_cast<long long>(h5::get_attr_int(id, "tag_step")),
                     static_cast<long long>(h5::get_attr_int(id, "release_step")),
                     static_cast<long long>(h5::get_attr_int(id, "solved_step")));
         if (h5::get_attr_int(id, "causal_layer") >= 0)
-            std::printf("causal: probe loss %.3g -> %.3g without catch, -> %.3g without the tag\n",
+            appendf(out, "causal: probe loss %.3g -> %.3g without catch, -> %.3g without the tag\n",
                         h5::get_attr_double(id, "clean_loss"), h5::get_attr_double(id, "catch_ablated_loss"),
                         h5::get_attr_double(id, "tag_ablated_loss"));
-        std::printf("verdict: %s\n", h5::get_attr_string(id, "summary").c_str());
+        appendf(out, "verdict: %s\n", h5::get_attr_string(id, "summary").c_str());
     } else {
-        std::printf("verdict: none yet (the run has not finished)\n");
+        appendf(out, "verdict: none yet (the run has not finished)\n");
     }
-    return 0;
+    return out;
 }
 
 }  // namespace
@@ -99,10 +117,18 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "ctr-inspect: error: missing RUN.h5\n%s", kUsage);
         return 2;
     }
-    try {
-        return inspect(path);
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "ctr-inspect: error: %s\n", e.what());
-        return 2;
+    // A run being written can be caught mid-flush; a fresh look a moment later is whole.
+    for (int attempt = 1;; ++attempt) {
+        try {
+            std::fputs(inspect(path).c_str(), stdout);
+            return 0;
+        } catch (const std::exception& e) {
+            if (attempt < 3 && std::filesystem::exists(path)) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(100));
+                continue;
+            }
+            std::fprintf(stderr, "ctr-inspect: error: %s\n", e.what());
+            return 2;
+        }
     }
 }
