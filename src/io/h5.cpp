@@ -105,8 +105,6 @@ void create_series(hid_t parent, const std::string& name, hid_t file_type, const
     if (!axes.empty()) set_attr(ds.get(), "axes", axes);
 }
 
-void append_row(hid_t ds, hid_t mem_type, const void* row) { append_rows(ds, mem_type, row, 1); }
-
 void append_rows(hid_t ds, hid_t mem_type, const void* rows, hsize_t n) {
     auto fail = [ds](const char* what) {
         char name[512] = "?";

@@ -78,7 +78,6 @@ std::vector<hsize_t> dataset_shape(hid_t parent, const std::string& name);
 // chunk_rows rows per chunk; compressed with shuffle + deflate when compress is set.
 void create_series(hid_t parent, const std::string& name, hid_t file_type, const std::vector<hsize_t>& row_shape,
                    hsize_t chunk_rows, bool compress, const std::string& axes);
-void append_row(hid_t dataset, hid_t mem_type, const void* row);
 // Appends n rows at once (rows: n consecutive rows, row-major).
 void append_rows(hid_t dataset, hid_t mem_type, const void* rows, hsize_t n);
 // Shrinks (or grows) the first axis to n rows.
