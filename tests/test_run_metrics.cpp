@@ -1,60 +1,34 @@
 // The mechanism metrics in a run file agree with catch and release recomputed here, from
 // the attention patterns and probe batch logged in the same file.
-#include <hdf5.h>
-
 #include <catch2/catch.hpp>
-#include <cstdlib>
-#include <filesystem>
 #include <string>
 #include <vector>
 
-namespace fs = std::filesystem;
+#include "cli_helpers.hpp"
 
-namespace {
-
-template <class T>
-std::vector<T> read_all(hid_t file, const std::string& name, hid_t type, std::vector<hsize_t>* shape = nullptr) {
-    const hid_t ds = H5Dopen2(file, name.c_str(), H5P_DEFAULT);
-    REQUIRE(ds >= 0);
-    const hid_t space = H5Dget_space(ds);
-    const int rank = H5Sget_simple_extent_ndims(space);
-    std::vector<hsize_t> dims(rank);
-    H5Sget_simple_extent_dims(space, dims.data(), nullptr);
-    size_t n = 1;
-    for (hsize_t d : dims) n *= d;
-    std::vector<T> out(n);
-    REQUIRE(H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) >= 0);
-    H5Sclose(space);
-    H5Dclose(ds);
-    if (shape) *shape = dims;
-    return out;
-}
-
-}  // namespace
+using namespace ctr_test;
 
 TEST_CASE("logged catch and release match a recomputation from the logged patterns", "[runfile][analysis]") {
-    const fs::path dir = fs::temp_directory_path() / "ctr_run_metrics_test";
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    const std::string out = (dir / "run.h5").string();
+    TempDir tmp("run_metrics");
+    const std::string out = tmp.path("run.h5");
     // Seed 4 catches and releases by the end of its run; 800 steps cover the change.
-    const std::string cmd = std::string(CTR_BINARY_DIR) + "/ctr-train " + CTR_SOURCE_DIR +
-                            "/configs/minimal.yaml --seed 4 --quiet --set train.epochs=25 --out " + out + " > /dev/null";
-    REQUIRE(std::system(cmd.c_str()) == 0);
+    const Result r = run_ctr({minimal_config(), "--seed", "4", "--quiet", "--set", "train.epochs=25", "--out", out}, tmp.dir);
+    INFO(r.err);
+    REQUIRE(r.code == 0);
 
     const hid_t file = H5Fopen(out.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
     REQUIRE(file >= 0);
-    std::vector<hsize_t> pshape;
-    const auto kind = read_all<int>(file, "probe/kind", H5T_NATIVE_INT, &pshape);
-    const auto sep = read_all<int>(file, "probe/sep_pos", H5T_NATIVE_INT);
+    const std::vector<hsize_t> pshape = h5_shape(file, "probe/kind");
+    const auto kind = h5_read<int32_t>(file, "probe/kind");
+    const auto sep = h5_read<int32_t>(file, "probe/sep_pos");
     const int B = static_cast<int>(pshape[0]), T = static_cast<int>(pshape[1]);
-    const auto logged_catch = read_all<double>(file, "snapshots/metrics/catch", H5T_NATIVE_DOUBLE);
-    const auto logged_release = read_all<double>(file, "snapshots/metrics/release", H5T_NATIVE_DOUBLE);
+    const auto logged_catch = h5_read<double>(file, "snapshots/metrics/catch");
+    const auto logged_release = h5_read<double>(file, "snapshots/metrics/release");
     double max_catch_seen = 0;
     for (int layer = 0; layer < 2; ++layer) {
-        std::vector<hsize_t> shape;
-        const auto A = read_all<double>(file, "snapshots/blocks." + std::to_string(layer) + ".attn.hook_pattern",
-                                        H5T_NATIVE_DOUBLE, &shape);
+        const std::string pattern = "snapshots/blocks." + std::to_string(layer) + ".attn.hook_pattern";
+        const std::vector<hsize_t> shape = h5_shape(file, pattern);
+        const auto A = h5_read<double>(file, pattern);
         REQUIRE(shape.size() == 5);  // [snapshot, batch, head, query, key]
         REQUIRE(static_cast<int>(shape[1]) == B);
         REQUIRE(static_cast<int>(shape[3]) == T);
@@ -82,5 +56,4 @@ TEST_CASE("logged catch and release match a recomputation from the logged patter
     }
     CHECK(max_catch_seen > 0.9);  // the comparison covered a run that does catch
     H5Fclose(file);
-    fs::remove_all(dir);
 }
