@@ -190,7 +190,7 @@ int run(int argc, char** argv) {
                      static_cast<long long>(trainer.state().step), out.c_str(), out.c_str());
         return kExitInterrupted;
     }
-    print_summary(trainer, trainer.evaluate(), out, seconds, trainer.state().step - first_step);
+    print_summary(trainer, result.final_eval, out, seconds, trainer.state().step - first_step);
     const Emergence& e = result.emergence;
     std::printf("emergence (first step for good): catch %lld  tag %lld  release %lld  solved %lld\n",
                 static_cast<long long>(e.catch_step), static_cast<long long>(e.tag_step),

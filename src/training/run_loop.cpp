@@ -101,7 +101,7 @@ LoopResult run_training(Trainer& trainer, RunFile* run, const LoopHooks& hooks) 
         if (hooks.progress) hooks.progress(report);
     }
 
-    LoopResult result{end, {}, {}, {}};
+    LoopResult result{end, {}, {}, {}, {}};
     if (run) {
         run->write_checkpoint(s);
         if (end == LoopEnd::kFinished) {
@@ -113,7 +113,8 @@ LoopResult run_training(Trainer& trainer, RunFile* run, const LoopHooks& hooks) 
     }
     if (end == LoopEnd::kFinished) {
         const MechanismMetrics m = measure(trainer);
-        result.verdict = judge(m, trainer.evaluate().rel_error, cfg.analysis);
+        result.final_eval = trainer.evaluate();
+        result.verdict = judge(m, result.final_eval.rel_error, cfg.analysis);
         result.emergence = emergence(history, cfg.analysis);
         result.causal = causal_tests(cfg, s.params.data(), trainer.probe_batch(), m);
         if (run) run->write_verdict(result.verdict, result.emergence, result.causal);

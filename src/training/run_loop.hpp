@@ -26,8 +26,9 @@ enum class LoopEnd { kFinished, kInterrupted };
 
 struct LoopResult {
     LoopEnd end;
-    // For a finished run: the verdict on the final parameters, when the mechanism's
+    // For a finished run: the evaluation and verdict of the final parameters, when the mechanism's
     // milestones were first reached for good, and the causal tests.
+    EvalStats final_eval;
     Verdict verdict;
     Emergence emergence;
     CausalResult causal;
