@@ -49,7 +49,6 @@ public:
     const Config& config() const { return cfg_; }
     const ParamLayout& layout() const { return train_model_.layout(); }
     int64_t total_steps() const { return total_steps_; }
-    int64_t steps_per_epoch() const { return steps_per_epoch_; }
     bool done() const { return state_.step >= total_steps_; }
 
     StepStats train_step();
