@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package ctr needs (idempotent; run as root), then configures
-# and builds ctr in build/ (Release). Python packages are only for tools/ (fixtures, plots).
+# and builds ctr in build/ (Release). The Python packages serve python/ and tools/ (and
+# their tests); slurm-wlm and munge the single-node cluster the Slurm test starts
+# (scripts/slurm-up.sh). When everything is installed, no apt-get runs at all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config git libeigen3-dev libboost-program-options-dev libboost-dev
-          libhdf5-dev hdf5-tools libyaml-cpp-dev catch2)
+          libhdf5-dev hdf5-tools libyaml-cpp-dev catch2
+          slurm-wlm munge
+          python3 python3-h5py python3-numpy python3-xarray python3-h5netcdf python3-pandas
+          python3-matplotlib python3-pil python3-torch python3-yaml)
+# One dpkg-query for all: the installed ones print "NAME install ok installed".
+installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${packages[@]}" 2>/dev/null | awk '/ install ok installed$/ {print $1}' || true)
 missing=()
 for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  grep -qx "$p" <<<"$installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
