@@ -3,9 +3,10 @@
 
 The model is rebuilt here from its definition (docs/model.md, src/model/transformer.hpp),
 not from C++ numbers: weights and a small batch of the averaging task are drawn with
-numpy from a fixed seed, the forward pass is written with torch ops and the gradients
-come from torch autograd. tests/test_pytorch_fixtures.cpp loads the result and checks
-the C++ forward and backward against it.
+numpy from a fixed seed, the forward pass is the package's PyTorch model
+(python/ctr/model.py, torch ops) and the gradients come from torch autograd.
+tests/test_pytorch_fixtures.cpp loads the result and checks the C++ forward and
+backward against it.
 
 Usage (the system python, which has torch and h5py):
     /usr/bin/python3 tools/make_fixtures.py [--out data]
@@ -29,15 +30,18 @@ HDF5 C API reads them without variable-length types.
 import argparse
 import math
 import os
+import sys
 
 import h5py
 import numpy as np
 import torch
 
-torch.set_default_dtype(torch.float64)
+# The model itself lives in the Python package (python/ctr/model.py), shared with the
+# analysis API, so that it is written once.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from ctr.model import K_BOS, K_SEP, K_NUMBER, forward, loss, param_specs  # noqa: E402
 
-NORM_EPS = 1e-5
-K_NUMBER, K_SEP, K_BOS = 0, 1, 2
+torch.set_default_dtype(torch.float64)
 
 # ---------------------------------------------------------------------------------
 # configs
@@ -60,44 +64,7 @@ FIXTURES = {
 
 
 # ---------------------------------------------------------------------------------
-# parameter layout: the C++ ParamLayout order, names and shapes
-
-
-def param_specs(c):
-    D, H, Dh, M, T = c["d_model"], c["n_heads"], c["d_head"], c["d_mlp"], c["seq_len"]
-    norm = c["norm"] != "none"
-    norm_bias = c["norm"] == "layernorm"
-    s = [("embed.w_num", (D,)), ("embed.b_num", (D,)), ("embed.e_sep", (D,))]
-    if c["bos"]:
-        s.append(("embed.e_bos", (D,)))
-    if c["positions"] == "learned":
-        s.append(("pos_embed.W_pos", (T, D)))
-    for l in range(c["n_layers"]):
-        p = f"blocks.{l}."
-        if norm:
-            s.append((p + "ln1.w", (D,)))
-        if norm_bias:
-            s.append((p + "ln1.b", (D,)))
-        s += [(p + "attn.W_Q", (H, D, Dh)), (p + "attn.W_K", (H, D, Dh)),
-              (p + "attn.W_V", (H, D, Dh)), (p + "attn.W_O", (H, Dh, D))]
-        if c["attn_bias"]:
-            s += [(p + "attn.b_Q", (H, Dh)), (p + "attn.b_K", (H, Dh)),
-                  (p + "attn.b_V", (H, Dh)), (p + "attn.b_O", (D,))]
-        if c["qk_norm"]:
-            s += [(p + "attn.q_norm.w", (Dh,)), (p + "attn.k_norm.w", (Dh,))]
-        if M > 0:
-            if norm:
-                s.append((p + "ln2.w", (D,)))
-            if norm_bias:
-                s.append((p + "ln2.b", (D,)))
-            s += [(p + "mlp.W_in", (D, M)), (p + "mlp.b_in", (M,)),
-                  (p + "mlp.W_out", (M, D)), (p + "mlp.b_out", (D,))]
-    if norm:
-        s.append(("ln_final.w", (D,)))
-    if norm_bias:
-        s.append(("ln_final.b", (D,)))
-    s += [("unembed.W_U", (D,)), ("unembed.b_U", (1,))]
-    return s
+# parameters
 
 
 def draw_params(c, rng):
@@ -157,91 +124,6 @@ def draw_batch(c, B, rng):
 
 
 # ---------------------------------------------------------------------------------
-# the model
-
-
-def sinusoid(T, D):
-    pe = np.zeros((T, D))
-    for t in range(T):
-        for d in range(D):
-            freq = 10000.0 ** (-(d - d % 2) / D)
-            pe[t, d] = math.sin(t * freq) if d % 2 == 0 else math.cos(t * freq)
-    return torch.tensor(pe)
-
-
-def norm(x, w, b, rms):
-    m = 0.0 if rms else x.mean(-1, keepdim=True)
-    var = ((x - m) ** 2).mean(-1, keepdim=True)
-    y = (x - m) / torch.sqrt(var + NORM_EPS) * w
-    return y + b if b is not None else y
-
-
-def forward(c, P, batch):
-    """Returns (loss, output, acts); acts maps hook names to tensors."""
-    kind = torch.tensor(batch["kind"], dtype=torch.int64)
-    value = torch.tensor(batch["value"])
-    target = torch.tensor(batch["target"])
-    weight = torch.tensor(batch["weight"])
-    B, T = kind.shape
-    D, H, Dh = c["d_model"], c["n_heads"], c["d_head"]
-    has_norm, rms = c["norm"] != "none", c["norm"] == "rmsnorm"
-    scale = 1.0 / math.sqrt(Dh) if c["attn_scale"] == "inv_sqrt_d_head" else 1.0
-    acts = {}
-
-    num = value[..., None] * P["embed.w_num"] + P["embed.b_num"]            # [B,T,D]
-    sep = P["embed.e_sep"].expand(B, T, D)
-    bos = P["embed.e_bos"].expand(B, T, D) if c["bos"] else torch.zeros(B, T, D)
-    k3 = kind[..., None].expand(B, T, D)
-    x = torch.where(k3 == K_NUMBER, num, torch.where(k3 == K_SEP, sep, bos))
-    if c["positions"] == "learned":
-        x = x + P["pos_embed.W_pos"][:T]
-    elif c["positions"] == "sinusoidal":
-        x = x + sinusoid(T, D)
-
-    causal = torch.tril(torch.ones(T, T, dtype=torch.bool))
-    resid = x
-    for l in range(c["n_layers"]):
-        p = f"blocks.{l}."
-        g = lambda n: P.get(p + n)  # noqa: E731
-        acts[p + "hook_resid_pre"] = resid
-        h = norm(resid, g("ln1.w"), g("ln1.b"), rms) if has_norm else resid
-        q = torch.einsum("btd,hde->bthe", h, g("attn.W_Q"))
-        k = torch.einsum("btd,hde->bthe", h, g("attn.W_K"))
-        v = torch.einsum("btd,hde->bthe", h, g("attn.W_V"))
-        if c["attn_bias"]:
-            q, k, v = q + g("attn.b_Q"), k + g("attn.b_K"), v + g("attn.b_V")
-        if c["qk_norm"]:  # RMSNorm over d_head of every (position, head), gain shared by heads
-            q = norm(q, g("attn.q_norm.w"), None, True)
-            k = norm(k, g("attn.k_norm.w"), None, True)
-        logits = torch.einsum("bihe,bjhe->bhij", q, k) * scale
-        logits = logits.masked_fill(~causal, float("-inf"))
-        pattern = torch.softmax(logits, dim=-1)
-        z = torch.einsum("bhij,bjhe->bihe", pattern, v)
-        attn_out = torch.einsum("bthe,hed->btd", z, g("attn.W_O"))
-        if c["attn_bias"]:
-            attn_out = attn_out + g("attn.b_O")
-        resid = resid + attn_out
-        acts.update({p + "attn.hook_q": q, p + "attn.hook_k": k, p + "attn.hook_v": v,
-                     p + "attn.hook_pattern": pattern, p + "attn.hook_z": z,
-                     p + "hook_attn_out": attn_out, p + "hook_resid_mid": resid})
-        if c["d_mlp"] > 0:
-            h2 = norm(resid, g("ln2.w"), g("ln2.b"), rms) if has_norm else resid
-            pre = h2 @ g("mlp.W_in") + g("mlp.b_in")
-            post = torch.nn.functional.gelu(pre) if c["act"] == "gelu" else torch.relu(pre)
-            mlp_out = post @ g("mlp.W_out") + g("mlp.b_out")
-            resid = resid + mlp_out
-            acts.update({p + "mlp.hook_pre": pre, p + "mlp.hook_post": post,
-                         p + "hook_mlp_out": mlp_out})
-        acts[p + "hook_resid_post"] = resid
-    if has_norm:
-        resid = norm(resid, P["ln_final.w"], P.get("ln_final.b"), rms)
-        acts["ln_final.hook_normalized"] = resid
-    output = resid @ P["unembed.W_U"] + P["unembed.b_U"][0]
-    loss = (weight * (output - target) ** 2).sum()
-    return loss, output, acts
-
-
-# ---------------------------------------------------------------------------------
 
 
 CONFIG_KEYS = ["n_layers", "n_heads", "d_model", "d_head", "d_mlp", "act", "norm", "qk_norm",
@@ -253,8 +135,10 @@ def write_fixture(path, name, c):
     rng = np.random.default_rng(c["seed"])
     P = draw_params(c, rng)
     batch = draw_batch(c, c["batch"], rng)
-    loss, output, acts = forward(c, P, batch)
-    loss.backward()
+    output, acts = forward(P, batch, c)
+    acts.pop("hook_embed")  # the C++ side has no such activation to compare
+    total = loss(output, batch)
+    total.backward()
     # sanity: every parameter gets a gradient, and a non-zero one
     for n, t in P.items():
         assert t.grad is not None and torch.any(t.grad != 0), f"{name}: {n} has no gradient"
@@ -289,8 +173,8 @@ def write_fixture(path, name, c):
         for n, a in acts.items():
             ga.create_dataset(n, data=a.detach().numpy())
         f.create_dataset("output", data=output.detach().numpy())
-        f.create_dataset("loss", data=np.float64(loss.item()))
-    return loss.item()
+        f.create_dataset("loss", data=np.float64(total.item()))
+    return total.item()
 
 
 def main():

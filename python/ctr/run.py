@@ -1,0 +1,298 @@
+"""Reading a ctr run file (docs/hdf5-layout.md) into xarray, plain Python and torch."""
+import dataclasses
+import os
+import re
+
+import h5py
+import numpy as np
+import torch
+import xarray as xr
+import yaml
+
+from . import model
+
+EMERGENCE_NAMES = ("catch", "tag", "release", "solved")
+
+
+# ---------------------------------------------------------------------------------
+# config: YAML 1.1 loaders (PyYAML) read `1e-8` as a string; YAML 1.2 reads a float.
+
+
+class _Yaml12Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2's float syntax (`1e-8`, `5E3`, no dot needed)."""
+
+
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?
+                |[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."))
+# Resolvers are tried in order and int's comes first, so "12" stays an int.
+
+
+def parse_config(text):
+    """The config YAML of a run file as a nested dict with Python types (ints, floats,
+    bools, strings), whatever YAML version its numbers were written for."""
+    return yaml.load(text, Loader=_Yaml12Loader)
+
+
+# ---------------------------------------------------------------------------------
+# decoding h5py values
+
+
+def _py(value):
+    """An attribute as plain Python: str for strings (fixed or variable length), bool for
+    HDF5 booleans, int/float for scalars, lists for arrays of strings."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind in "SO":
+            return [_py(v) for v in value.tolist()]
+        return value
+    return value
+
+
+def _attrs(obj):
+    return {k: _py(v) for k, v in obj.attrs.items()}
+
+
+def _axes(ds):
+    """Axis names of a dataset: its dimension scales' names when it has them, else its
+    `axes` attribute (format 1 wrote a comma-separated string, some with a note in
+    parentheses; format 2 a list of names)."""
+    names = []
+    for dim in ds.dims:
+        names.append(dim.label or (os.path.basename(dim[0].name) if len(dim) else ""))
+    if all(names) and len(names) == ds.ndim:
+        return names
+    axes = _py(ds.attrs.get("axes", ""))
+    if isinstance(axes, str):
+        axes = [a.strip() for a in re.sub(r"\s*\(.*\)\s*$", "", axes).split(",") if a.strip()]
+    if len(axes) != ds.ndim:
+        axes = [f"dim_{i}" for i in range(ds.ndim)]
+    return axes
+
+
+def _series_group(group, rows, steps, skip=()):
+    """An xarray Dataset of the datasets directly in group whose first axis is a series
+    (rows of `steps`), cut to `rows` rows (a run being written may have series one
+    flush apart), with `step` as dimension and coordinate."""
+    data = {}
+    for name, ds in group.items():
+        if not isinstance(ds, h5py.Dataset) or name in skip or name == "step":
+            continue
+        dims = ["step"] + _axes(ds)[1:]
+        data[name] = (dims, ds[:rows])
+    return xr.Dataset(data, coords={"step": steps})
+
+
+def _series_rows(group):
+    """Rows every series of group (and its subgroups) has."""
+    sizes = []
+    group.visititems(lambda _, obj: sizes.append(obj.shape[0]) if isinstance(obj, h5py.Dataset) and obj.ndim else None)
+    return min(sizes) if sizes else 0
+
+
+# ---------------------------------------------------------------------------------
+# the run
+
+
+@dataclasses.dataclass
+class Run:
+    """One run file, read into memory. Fields:
+
+    path        the file
+    attrs       root attributes (str, int, float, bool)
+    config      the resolved config, a nested dict with Python types
+    metrics     xarray Dataset, dim `step`: train_loss, grad_norm, lr, eval_loss, eval_rel_error
+    snapshots   xarray Dataset, dims step, batch, pos, head, query, key, d_model: `output`,
+                `blocks.{l}.attn.hook_pattern`, `blocks.{l}.hook_resid_pre` / `_mid` / `_post`
+                (and `blocks.{l}.attn.hook_v` / `hook_z` when the file has them)
+    params      xarray Dataset, dim step + the tensor's own: every parameter at every snapshot
+    mechanism   xarray Dataset, dims step, layer, head(, key / d_model): the per-head metrics
+                of docs/metrics.md (`catch`, `tag_separation`, `release`, ...)
+    headline    xarray Dataset, dim step: `catch`, `tag_separation`, `release`, `pair_score`,
+                `probe_rel_error`
+    probe       xarray Dataset, dims batch, pos: kind, value, target, weight, sep_pos
+    eval        the evaluation set like probe, or None when the file does not store it
+    checkpoint  {"step": int, "params": {name: torch tensor}} of the latest checkpoint, or None
+    verdict     the /verdict attributes (dict), or None for an unfinished run
+    emergence   {"catch"|"tag"|"release"|"solved": {"measured", "first", "held_from",
+                "switches", "held_at_end"}} (see emergence())
+    """
+    path: str
+    attrs: dict
+    config: dict
+    metrics: xr.Dataset
+    snapshots: xr.Dataset
+    params: xr.Dataset
+    mechanism: xr.Dataset
+    headline: xr.Dataset
+    probe: xr.Dataset
+    eval: object
+    checkpoint: object
+    verdict: object
+    emergence: dict
+
+    @property
+    def status(self):
+        return self.attrs.get("status")
+
+
+def _batch_group(group):
+    data = {}
+    for name, ds in group.items():
+        if isinstance(ds, h5py.Dataset):
+            data[name] = (_axes(ds), ds[()])
+    return xr.Dataset(data)
+
+
+def load_run(path, activations=True):
+    """Reads the run file at path (also one being written: the state of its last flush).
+
+    activations=False skips the per-snapshot activations and parameters (the large
+    part of a file): `snapshots` and `params` then hold only the step coordinate.
+    """
+    with h5py.File(path, "r", locking=False) as f:
+        if "config" not in f.attrs or "metrics" not in f:
+            raise ValueError(f"{path} is an HDF5 file but not a ctr run file (no config attribute or /metrics)")
+        attrs = _attrs(f)
+        config = parse_config(attrs["config"])
+
+        m = f["metrics"]
+        rows = _series_rows(m)
+        metrics = _series_group(m, rows, m["step"][:rows])
+
+        s = f["snapshots"]
+        srows = _series_rows(s)
+        steps = s["step"][:srows]
+        empty = xr.Dataset(coords={"step": steps})
+        snapshots = _series_group(s, srows, steps) if activations else empty
+        params = _series_group(s["params"], srows, steps) if activations and "params" in s else empty
+        mechanism = _series_group(s["metrics"], srows, steps) if "metrics" in s else empty
+        headline = _series_group(s["headline"], srows, steps) if "headline" in s else empty
+
+        probe = _batch_group(f["probe"])
+        evals = _batch_group(f["eval"]) if "eval" in f else None
+
+        checkpoint = None
+        if "checkpoint" in f:
+            c = f["checkpoint"]
+            if "tensors" in c:  # format 2: named tensors beside the flat buffer
+                named = {n: torch.from_numpy(c["tensors"][n][()]) for n, _ in model.param_specs(config)}
+            else:
+                named = model.unflatten(c["params"][()], config)
+            checkpoint = {"step": _py(c.attrs["step"]), "params": named}
+
+        verdict = None
+        if "verdict" in f:
+            verdict = _attrs(f["verdict"])
+            for k in ("success", "solved", "mechanism"):
+                if k in verdict:
+                    verdict[k] = bool(verdict[k])
+        stored = _stored_emergence(f)
+
+    run = Run(path=path, attrs=attrs, config=config, metrics=metrics, snapshots=snapshots, params=params,
+              mechanism=mechanism, headline=headline, probe=probe, eval=evals, checkpoint=checkpoint,
+              verdict=verdict, emergence={})
+    run.emergence = stored if stored is not None else emergence(run)
+    return run
+
+
+def _stored_emergence(f):
+    """Emergence as the file records it (format 2: group /verdict/emergence, one
+    subgroup per quantity), or None."""
+    if "verdict" not in f or "emergence" not in f["verdict"]:
+        return None
+    out = {}
+    for name in EMERGENCE_NAMES:
+        a = _attrs(f["verdict/emergence"][name])
+        measured = bool(a["measured"])
+        out[name] = {
+            "measured": measured,
+            "first": a["first"] if measured and a["first"] >= 0 else None,
+            "held_from": a["held_from"] if measured and a["held_from"] >= 0 else None,
+            "switches": a["switches"] if measured else None,
+            "held_at_end": bool(a["held_at_end"]) if measured else None,
+        }
+    return out
+
+
+# ---------------------------------------------------------------------------------
+# emergence
+
+
+def crossings(steps, holds):
+    """Emergence of one condition over a series: `holds` a boolean per step (NaN counts
+    as not holding). Returns {"measured": True, "first": first step it held or None,
+    "held_from": the step from which it held through the last one or None,
+    "switches": how many times it changed between consecutive steps,
+    "held_at_end": bool}; {"measured": False, ... None} for an empty series."""
+    steps = np.asarray(steps)
+    holds = np.asarray(holds, dtype=bool)
+    if steps.size == 0:
+        return {"measured": False, "first": None, "held_from": None, "switches": None, "held_at_end": None}
+    on = np.flatnonzero(holds)
+    held_from = None
+    if holds[-1]:
+        off = np.flatnonzero(~holds)
+        held_from = int(steps[off[-1] + 1]) if off.size else int(steps[0])
+    return {"measured": True, "first": int(steps[on[0]]) if on.size else None, "held_from": held_from,
+            "switches": int(np.count_nonzero(holds[1:] != holds[:-1])), "held_at_end": bool(holds[-1])}
+
+
+def emergence(run):
+    """When catch, tag, release and solved held over the run, from its series (the
+    thresholds are the config's `analysis.*`): catch, tag, release from the snapshot
+    headline (so "not measured" without snapshots), solved from /metrics
+    (eval_rel_error < analysis.success_rel_error). The dict of crossings() per name."""
+    a = run.config["analysis"]
+    h = run.headline
+    steps = h["step"].values
+    out = {}
+    for name, var, thr in (("catch", "catch", a["catch_threshold"]), ("tag", "tag_separation", a["tag_threshold"]),
+                           ("release", "release", a["release_threshold"])):
+        values = h[var].values if var in h else np.zeros(0)
+        out[name] = crossings(steps if values.size else values, values >= thr)
+    rel = run.metrics["eval_rel_error"].values
+    out["solved"] = crossings(run.metrics["step"].values, rel < a["success_rel_error"])
+    return out
+
+
+# ---------------------------------------------------------------------------------
+# parameters and forward
+
+
+def state_dict(run, step=None):
+    """The parameters at a snapshot step as {name: float64 torch tensor} under the
+    TransformerLens names and shapes of docs/model.md; step=None: the checkpoint's
+    (the latest training state; a finished run's final parameters)."""
+    if step is None:
+        if run.checkpoint is None:
+            raise ValueError(f"{run.path} has no checkpoint")
+        return {k: v.clone() for k, v in run.checkpoint["params"].items()}
+    steps = run.params["step"].values
+    idx = np.flatnonzero(steps == step)
+    if idx.size == 0:
+        if len(run.params.data_vars) == 0:
+            raise ValueError(f"{run.path}: no parameter snapshots (log.snapshots off, or loaded with activations=False)")
+        near = steps[np.argsort(np.abs(steps - step))[:3]]
+        raise KeyError(f"{run.path} has no snapshot at step {step}; nearest: {sorted(int(s) for s in near)}")
+    i = int(idx[-1])
+    return {name: torch.from_numpy(np.array(run.params[name].values[i], dtype=np.float64))
+            for name, _ in model.param_specs(run.config)}
+
+
+def batch(run, which="probe"):
+    """A batch of the run as numpy arrays (kind, value, target, weight, sep_pos):
+    which = "probe" (the snapshots' batch) or "eval" (the evaluation set, when stored)."""
+    ds = run.probe if which == "probe" else run.eval
+    if ds is None:
+        raise ValueError(f"{run.path} does not store the {which} set")
+    return {k: ds[k].values for k in ds.data_vars}
