@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <unistd.h>
@@ -449,9 +450,29 @@ TEST_CASE("config_to_yaml: sections in table order, readable doubles", "[config]
     CHECK(model < task);
     CHECK(task < train);
     CHECK(y.find("  lr: 0.05 ") != std::string::npos);
-    CHECK(y.find("  eps: 1e-8 ") != std::string::npos);
+    CHECK(y.find("  eps: 1.0e-08 ") != std::string::npos);
     CHECK(y.find("  init_tag_scale: 10.0 ") != std::string::npos);
     CHECK(y.find("  d_model: 2 ") != std::string::npos);
+}
+
+TEST_CASE("config doubles read as floats under YAML 1.1 and 1.2, bit for bit", "[config]") {
+    // YAML 1.1's float (what PyYAML's safe_load implements): a dot, and a signed exponent.
+    const std::regex yaml11_float(R"([-+]?([0-9][0-9_]*)?\.[0-9.]*([eE][-+][0-9]+)?)");
+    const KeySpec* key = find_key("train.eps");
+    REQUIRE(key != nullptr);
+    for (const double v : {1e-8, 0.05, 10.0, 1.0, 2.5e20, 1e-300, 5e-324, 123456789.0, 1e22, 0.1 + 0.2, DBL_MAX}) {
+        Config cfg;
+        cfg.train.eps = v;
+        const std::string text = key_value_text(*key, cfg);
+        INFO(text);
+        CHECK(std::regex_match(text, yaml11_float));
+        CHECK(YAML::Load("k: " + text)["k"].as<double>() == v);
+    }
+    Config cfg;
+    cfg.train.eps = 1e-8;
+    CHECK(key_value_text(*key, cfg) == "1.0e-08");
+    cfg.train.eps = 2.5e20;
+    CHECK(key_value_text(*key, cfg) == "2.5e+20");
 }
 
 TEST_CASE("yaml_quote reads back through yaml-cpp", "[config]") {

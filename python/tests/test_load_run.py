@@ -60,6 +60,17 @@ class LoadRun(unittest.TestCase):
         torch.optim.AdamW([torch.zeros(1)], lr=t["lr"], betas=(t["beta1"], t["beta2"]), eps=t["eps"],
                           weight_decay=t["weight_decay"])
 
+    def test_config_reads_the_same_with_pyyaml(self):
+        # the file's YAML is written so that a YAML 1.1 loader gets the same types
+        plain = yaml.safe_load(self.r.attrs["config"])
+        self.assertEqual(plain, self.r.config)
+
+        def types(d):
+            return {k: types(v) if isinstance(v, dict) else type(v) for k, v in d.items()}
+        self.assertEqual(types(plain), types(self.r.config))
+        self.assertIsInstance(plain["train"]["eps"], float)
+        self.assertIsInstance(plain["model"]["init_tag_scale"], float)
+
     def test_parse_config_reads_yaml12_floats(self):
         self.assertEqual(ctr.parse_config("a: 1e-8\nb: 12\nc: 0.5\nd: 5E3\ne: abc\nf: true\n"),
                          {"a": 1e-8, "b": 12, "c": 0.5, "d": 5000.0, "e": "abc", "f": True})

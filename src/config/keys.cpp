@@ -184,11 +184,20 @@ std::string shortest(double v) {
     return s;
 }
 
-// A double as YAML text: shortest form, with ".0" on whole numbers (10.0, not 10).
+// A double as YAML text that YAML 1.1 loaders (PyYAML) and 1.2 loaders both read as a
+// float: the shortest digits, a dot in the mantissa and a signed exponent of two or more
+// digits (10.0, 0.05, 1.0e-08, 2.5e+20). YAML 1.1 reads "10" as an int and "1e-8" as a string.
 std::string format_double(double v) {
     std::string s = shortest(v);
-    if (s.find_first_of(".eni") == std::string::npos) s += ".0";
-    return s;
+    if (s.find_first_of("ni") != std::string::npos) return s;  // not finite: never a valid config value
+    const size_t e = s.find('e');
+    std::string mantissa = s.substr(0, e), exponent = e == std::string::npos ? "" : s.substr(e + 1);
+    if (mantissa.find('.') == std::string::npos) mantissa += ".0";
+    if (exponent.empty()) return mantissa;
+    const char sign = exponent[0] == '-' ? '-' : '+';
+    if (exponent[0] == '-' || exponent[0] == '+') exponent.erase(0, 1);
+    if (exponent.size() < 2) exponent.insert(0, 1, '0');
+    return mantissa + "e" + sign + exponent;
 }
 
 std::string format_bound(double v) { return shortest(v); }
