@@ -252,7 +252,7 @@ TEST_CASE("compute_mechanism agrees with catch and release recomputed from the r
 TEST_CASE("emergence: first step from which a metric stays past its threshold", "[analysis][verdict]") {
     AnalysisConfig cfg;
     auto snap = [](int64_t step, double rel, double c, double t, double r) {
-        Snapshot s;
+        Headline s;
         s.step = step;
         s.rel_error = rel;
         s.catch_score = c;
@@ -260,7 +260,7 @@ TEST_CASE("emergence: first step from which a metric stays past its threshold", 
         s.release = r;
         return s;
     };
-    const std::vector<Snapshot> s = {snap(0, 1.0, 0.1, 0.0, 0.2), snap(10, 0.5, 0.95, 6.0, 0.5),
+    const std::vector<Headline> s = {snap(0, 1.0, 0.1, 0.0, 0.2), snap(10, 0.5, 0.95, 6.0, 0.5),
                                      snap(20, 0.5, 0.5, 1.0, 0.95), snap(30, 0.005, 0.95, 6.0, 0.95),
                                      snap(40, 0.001, 0.97, 7.0, 0.85)};
     const Emergence e = emergence(s, cfg);

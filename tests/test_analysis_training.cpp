@@ -25,7 +25,7 @@ RunResult train_and_judge(uint64_t seed) {
     Config cfg;
     cfg.seed = seed;
     Trainer tr(cfg);
-    std::vector<Snapshot> snaps;
+    std::vector<Headline> snaps;
     const AnalysisConfig& ac = cfg.analysis;
     while (!tr.done()) {
         tr.train_step();

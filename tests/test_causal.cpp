@@ -7,7 +7,7 @@
 
 #include "analysis/causal.hpp"
 #include "analysis/mechanism.hpp"
-#include "analysis/theorem71.hpp"
+#include "model/theorem71.hpp"
 #include "model/init.hpp"
 #include "model/transformer.hpp"
 #include "task/averaging.hpp"

@@ -14,10 +14,10 @@
 #include "cli_helpers.hpp"
 #include "ctr_git_describe.hpp"
 #include "config/load.hpp"
-#include "io/run_file.hpp"
-#include "training/run_loop.hpp"
+#include "io/run_file_reader.hpp"
+#include "run/snapshot_schedule.hpp"
+#include "run/start.hpp"
 #include "training/schedule.hpp"
-#include "training/snapshot_schedule.hpp"
 #include "training/trainer.hpp"
 
 using namespace ctr_test;
@@ -191,10 +191,9 @@ TEST_CASE("the training loop writes the metrics table, snapshots and checkpoint 
     TempDir t("runfile_loop");
     const std::string path = t.path("loop.h5");
     {
-        Trainer trainer(cfg);
-        ctr::RunFile run = ctr::RunFile::create(path, trainer, ctr::config_to_yaml(cfg));
+        ctr::Run run = ctr::start_run({cfg, path, false});
         CHECK_FALSE(fs::exists(path + ".creating"));
-        REQUIRE(ctr::run_training(trainer, &run, {}).end == ctr::LoopEnd::kFinished);
+        REQUIRE(run.train().end == ctr::LoopEnd::kFinished);
     }
 
     // The same run stepped by hand: the expected rows.
@@ -233,14 +232,15 @@ TEST_CASE("the training loop writes the metrics table, snapshots and checkpoint 
     REQUIRE(snap_steps.back() == 23);
     REQUIRE_FALSE(ctr::is_snapshot_step(cfg.log, 23));  // so the last snapshot is off-schedule
 
-    H5File f(path);
-    const hid_t id = f.id();
-    CHECK(h5_read<int64_t>(id, "/metrics/step") == row_steps);
-    const auto got_loss = h5_read<double>(id, "/metrics/train_loss");
-    const auto got_norm = h5_read<double>(id, "/metrics/grad_norm");
-    const auto got_lr = h5_read<double>(id, "/metrics/lr");
-    const auto got_eval = h5_read<double>(id, "/metrics/eval_loss");
-    const auto got_rel = h5_read<double>(id, "/metrics/eval_rel_error");
+    const ctr::RunFileReader reader = ctr::RunFileReader::open(path);
+    const hid_t id = reader.handle();
+    const ctr::MetricsTable metrics = reader.metrics();
+    CHECK(metrics.step == row_steps);
+    const auto& got_loss = metrics.train_loss;
+    const auto& got_norm = metrics.grad_norm;
+    const auto& got_lr = metrics.lr;
+    const auto& got_eval = metrics.eval_loss;
+    const auto& got_rel = metrics.eval_rel_error;
     REQUIRE(got_loss.size() == row_steps.size());
     CHECK(std::isnan(got_loss[0]));
     CHECK(std::isnan(got_norm[0]));
@@ -257,10 +257,10 @@ TEST_CASE("the training loop writes the metrics table, snapshots and checkpoint 
     }
     CHECK(got_lr[1] != got_lr[5]);  // cosine: the column follows the schedule
 
-    CHECK(h5_read<int64_t>(id, "/snapshots/step") == snap_steps);
+    CHECK(reader.snapshot_steps() == snap_steps);
     const ctr::TensorSpec* wq = ref.layout().find("blocks.1.attn.W_Q");
     REQUIRE(wq);
-    const auto snap_wq = h5_read<double>(id, "/snapshots/params/blocks.1.attn.W_Q");
+    const auto snap_wq = reader.snapshot_series("params/blocks.1.attn.W_Q");
     REQUIRE(snap_wq.size() == snap_steps.size() * wq->size);
     for (size_t k = 0; k < snap_steps.size(); ++k) {
         INFO("snapshot of step " << snap_steps[k]);
@@ -274,14 +274,16 @@ TEST_CASE("the training loop writes the metrics table, snapshots and checkpoint 
 
     // The checkpoint holds the final state and the row counts written before it: the
     // off-schedule rows of step 23 come after it.
-    CHECK(same_bits(h5_read<double>(id, "/checkpoint/params"), ref.state().params));
-    CHECK(same_bits(h5_read<double>(id, "/checkpoint/opt_m"), ref.state().opt.m));
-    CHECK(same_bits(h5_read<double>(id, "/checkpoint/opt_v"), ref.state().opt.v));
-    CHECK(h5_attr_number<int64_t>(id, "/checkpoint", "step") == 23);
-    CHECK(h5_attr_number<int64_t>(id, "/checkpoint", "metrics_rows") == 5);
-    CHECK(h5_attr_number<int64_t>(id, "/checkpoint", "snapshot_rows") == static_cast<int64_t>(n_snap - 1));
+    const std::optional<ctr::Checkpoint> checkpoint = reader.checkpoint();
+    REQUIRE(checkpoint);
+    CHECK(same_bits(checkpoint->params, ref.state().params));
+    CHECK(same_bits(checkpoint->opt_m, ref.state().opt.m));
+    CHECK(same_bits(checkpoint->opt_v, ref.state().opt.v));
+    CHECK(checkpoint->step == 23);
+    CHECK(checkpoint->metrics_rows == 5);
+    CHECK(checkpoint->snapshot_rows == static_cast<int64_t>(n_snap - 1));
     CHECK_FALSE(h5_exists(id, "/checkpoint.new"));
-    CHECK(h5_attr_string(id, "/", "status") == "complete");
+    CHECK(reader.status() == "complete");
 }
 
 TEST_CASE("restoring a checkpoint drops the rows written after it", "[runfile]") {
@@ -291,22 +293,19 @@ TEST_CASE("restoring a checkpoint drops the rows written after it", "[runfile]")
                                                    "log.snapshot_every=5"});
     TempDir t("runfile_restore");
     const std::string path = t.path("r.h5");
-    {
-        Trainer trainer(cfg);
-        ctr::RunFile run = ctr::RunFile::create(path, trainer, ctr::config_to_yaml(cfg));
-        ctr::run_training(trainer, &run, {});
-    }
+    ctr::start_run({cfg, path, false}).train();
     {
         H5File f(path);
         REQUIRE(h5_read<int64_t>(f.id(), "/metrics/step") == std::vector<int64_t>{0, 5, 10, 15, 20, 23});
         REQUIRE(h5_read<int64_t>(f.id(), "/snapshots/step") == std::vector<int64_t>{0, 1, 5, 10, 15, 20, 23});
     }
-    Trainer trainer(cfg);
+    std::vector<double> restored;
     {
-        ctr::RunFile run = ctr::RunFile::open(path, true);
-        run.restore_checkpoint(trainer.state());
+        const ctr::Run run = ctr::resume_run(path);
+        CHECK(run.trainer().state().step == 23);
+        restored = run.trainer().state().params;
     }
-    CHECK(trainer.state().step == 23);
+    CHECK(same_bits(restored, ctr::RunFileReader::open(path).checkpoint()->params));
     H5File f(path);
     CHECK(h5_read<int64_t>(f.id(), "/metrics/step") == std::vector<int64_t>{0, 5, 10, 15, 20});
     CHECK(h5_read<int64_t>(f.id(), "/snapshots/step") == std::vector<int64_t>{0, 1, 5, 10, 15, 20});

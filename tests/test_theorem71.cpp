@@ -1,4 +1,4 @@
-// The Theorem 7.1 construction (src/analysis/theorem71.hpp): its error falls to 0 as
+// The Theorem 7.1 construction (src/model/theorem71.hpp): its error falls to 0 as
 // s_tag grows, on every shape validate_config allows for init theorem71; the mechanism
 // metrics recognise it as catch-tag-release; a random init is not.
 #include <catch2/catch.hpp>
@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "analysis/mechanism.hpp"
-#include "analysis/theorem71.hpp"
+#include "model/theorem71.hpp"
 #include "analysis/verdict.hpp"
 #include "model/init.hpp"
 #include "model/transformer.hpp"
@@ -136,7 +136,7 @@ TEST_CASE("theorem71: the metrics see catch, tag and release, a random init fail
     CHECK(m.rel_error < 1e-9);
     const Verdict v = judge(m, m.rel_error, ac);
     CHECK(v.success);
-    const Snapshot s = headline(m, 0, m.rel_error);
+    const Headline s = headline(m, 0, m.rel_error);
     CHECK(s.catch_score > 0.99);
     CHECK(s.release > 0.99);
 

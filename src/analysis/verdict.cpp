@@ -6,8 +6,8 @@
 
 namespace ctr {
 
-Snapshot headline(const MechanismMetrics& m, int64_t step, double rel_error) {
-    Snapshot s;
+Headline headline(const MechanismMetrics& m, int64_t step, double rel_error) {
+    Headline s;
     s.step = step;
     s.rel_error = rel_error;
     s.pair_score = m.pair_score;
@@ -26,7 +26,7 @@ Snapshot headline(const MechanismMetrics& m, int64_t step, double rel_error) {
 
 namespace {
 
-int64_t first_stable(const std::vector<Snapshot>& s, const std::function<bool(const Snapshot&)>& past) {
+int64_t first_stable(const std::vector<Headline>& s, const std::function<bool(const Headline&)>& past) {
     int64_t step = -1;
     for (size_t i = s.size(); i-- > 0;) {
         if (!past(s[i])) break;
@@ -37,12 +37,12 @@ int64_t first_stable(const std::vector<Snapshot>& s, const std::function<bool(co
 
 }  // namespace
 
-Emergence emergence(const std::vector<Snapshot>& snapshots, const AnalysisConfig& cfg) {
+Emergence emergence(const std::vector<Headline>& snapshots, const AnalysisConfig& cfg) {
     Emergence e;
-    e.catch_step = first_stable(snapshots, [&](const Snapshot& s) { return s.catch_score >= cfg.catch_threshold; });
-    e.tag_step = first_stable(snapshots, [&](const Snapshot& s) { return s.tag_separation >= cfg.tag_threshold; });
-    e.release_step = first_stable(snapshots, [&](const Snapshot& s) { return s.release >= cfg.release_threshold; });
-    e.solved_step = first_stable(snapshots, [&](const Snapshot& s) { return s.rel_error < cfg.success_rel_error; });
+    e.catch_step = first_stable(snapshots, [&](const Headline& s) { return s.catch_score >= cfg.catch_threshold; });
+    e.tag_step = first_stable(snapshots, [&](const Headline& s) { return s.tag_separation >= cfg.tag_threshold; });
+    e.release_step = first_stable(snapshots, [&](const Headline& s) { return s.release >= cfg.release_threshold; });
+    e.solved_step = first_stable(snapshots, [&](const Headline& s) { return s.rel_error < cfg.success_rel_error; });
     return e;
 }
 

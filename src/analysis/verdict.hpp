@@ -12,7 +12,7 @@
 namespace ctr {
 
 // The headline numbers of one snapshot.
-struct Snapshot {
+struct Headline {
     int64_t step = 0;
     double rel_error = std::numeric_limits<double>::quiet_NaN();  // relative error (evaluation set, or the probe's)
     double catch_score = 0;      // max catch over the heads of layers 0 .. L-2 (a later layer can release)
@@ -23,7 +23,7 @@ struct Snapshot {
 
 // rel_error: the caller's relative error at this step (Trainer::evaluate().rel_error);
 // pass m.rel_error to use the probe's.
-Snapshot headline(const MechanismMetrics& m, int64_t step, double rel_error);
+Headline headline(const MechanismMetrics& m, int64_t step, double rel_error);
 
 // The first step from which the quantity stays past its threshold through the last
 // snapshot; -1 when the last snapshot is not past it (or there are none).
@@ -34,7 +34,7 @@ struct Emergence {
     int64_t solved_step = -1;    // rel_error < analysis.success_rel_error
 };
 // snapshots in increasing step order.
-Emergence emergence(const std::vector<Snapshot>& snapshots, const AnalysisConfig& cfg);
+Emergence emergence(const std::vector<Headline>& snapshots, const AnalysisConfig& cfg);
 
 struct Verdict {
     bool success = false;        // solved && mechanism

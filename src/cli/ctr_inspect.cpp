@@ -1,18 +1,16 @@
 // ctr-inspect: a run file's config, progress, final metrics, emergence and verdict in a
 // few lines, without Python.
 #include <boost/program_options.hpp>
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <limits>
 #include <thread>
 #include <iostream>
 #include <string>
-#include <vector>
+#include <optional>
 
 #include "config/load.hpp"
-#include "io/run_file.hpp"
+#include "io/run_file_reader.hpp"
 
 namespace po = boost::program_options;
 using namespace ctr;
@@ -28,26 +26,17 @@ void appendf(std::string& out, const char* fmt, Args... args) {
     out += buf;
 }
 
-// Row `row` of a 1-D series. A run being written may have extended some series past
-// others since the reader opened it, so each is read at its own length.
-double value_at(hid_t root, const std::string& name, size_t row) {
-    std::vector<double> v(h5::n_rows(root, name));
-    h5::read_array(root, name, H5T_NATIVE_DOUBLE, v.data(), v.size());
-    return row < v.size() ? v[row] : std::numeric_limits<double>::quiet_NaN();
-}
-
 // The whole report, printed only once it is complete (a retry must not repeat lines).
 std::string inspect(const std::string& path) {
     std::string out;
-    RunFile run = RunFile::open(path, false);
-    const hid_t root = run.handle();
-    const Config cfg = load_config_text(run.config_yaml(), path + ":/config").config;
+    const RunFileReader run = RunFileReader::open(path);
+    const RunInfo info = run.info();
+    const Config cfg = load_config_text(info.config_yaml, path + ":/config").config;
     const ModelConfig& m = cfg.model;
     const TrainConfig& t = cfg.train;
-    const std::string status = run.status();
     appendf(out, "%s  status: %s  ctr %s  created %s\n", path.c_str(),
-                status == "running" ? "running (or stopped without a clean exit)" : status.c_str(),
-                h5::get_attr_string(root, "ctr_git_describe").c_str(), h5::get_attr_string(root, "created").c_str());
+                info.status == "running" ? "running (or stopped without a clean exit)" : info.status.c_str(),
+                info.git_describe.c_str(), info.created.c_str());
     appendf(out, "model: %d layers x %d heads, d_model %d, d_head %d, %s, norm %s%s, positions %s, init %s\n", m.n_layers,
                 m.n_heads, m.d_model, m.d_head, m.d_mlp > 0 ? ("MLP " + std::to_string(m.d_mlp) + " " + m.act).c_str() : "attention-only",
                 m.norm.c_str(), m.qk_norm ? " + qk-norm" : "", m.positions.c_str(), m.init.c_str());
@@ -57,33 +46,23 @@ std::string inspect(const std::string& path) {
                 t.steps > 0 ? (std::to_string(t.steps) + " steps").c_str() : (std::to_string(t.epochs) + " epochs").c_str(),
                 static_cast<unsigned long long>(cfg.seed));
 
-    size_t rows = h5::n_rows(root, "metrics/step");
-    for (const char* name : {"metrics/train_loss", "metrics/eval_loss", "metrics/eval_rel_error"})
-        rows = std::min<size_t>(rows, h5::n_rows(root, name));
-    if (rows > 0) {
-        std::vector<int64_t> steps(h5::n_rows(root, "metrics/step"));
-        h5::read_array(root, "metrics/step", H5T_NATIVE_INT64, steps.data(), steps.size());
+    const MetricsTable metrics = run.metrics();
+    if (const size_t rows = metrics.rows(); rows > 0)
         appendf(out, "last metrics (step %lld): train loss %.4g  eval loss %.4g  eval rel_error %.4g\n",
-                    static_cast<long long>(steps[rows - 1]), value_at(root, "metrics/train_loss", rows - 1),
-                    value_at(root, "metrics/eval_loss", rows - 1), value_at(root, "metrics/eval_rel_error", rows - 1));
-    }
-    const size_t snaps = h5::n_rows(root, "snapshots/step");
-    appendf(out, "snapshots: %zu;  checkpoint: %s\n", snaps,
-                run.has_checkpoint() ? ("step " + std::to_string(h5::get_attr_int(h5::open_group(root, "checkpoint").get(), "step"))).c_str()
-                                     : "none");
-    if (h5::exists(root, "verdict")) {
-        h5::Handle v = h5::open_group(root, "verdict");
-        const hid_t id = v.get();
+                    static_cast<long long>(metrics.step[rows - 1]), metrics.train_loss[rows - 1],
+                    metrics.eval_loss[rows - 1], metrics.eval_rel_error[rows - 1]);
+    const std::optional<int64_t> checkpoint = run.checkpoint_step();
+    appendf(out, "snapshots: %zu;  checkpoint: %s\n", run.snapshot_steps().size(),
+                checkpoint ? ("step " + std::to_string(*checkpoint)).c_str() : "none");
+    if (const std::optional<RunVerdict> v = run.verdict()) {
+        const Emergence& e = v->emergence;
         appendf(out, "emergence (first step for good): catch %lld  tag %lld  release %lld  solved %lld\n",
-                    static_cast<long long>(h5::get_attr_int(id, "catch_step")),
-                    static_cast<long long>(h5::get_attr_int(id, "tag_step")),
-                    static_cast<long long>(h5::get_attr_int(id, "release_step")),
-                    static_cast<long long>(h5::get_attr_int(id, "solved_step")));
-        if (h5::get_attr_int(id, "causal_layer") >= 0)
-            appendf(out, "causal: probe loss %.3g -> %.3g without catch, -> %.3g without the tag\n",
-                        h5::get_attr_double(id, "clean_loss"), h5::get_attr_double(id, "catch_ablated_loss"),
-                        h5::get_attr_double(id, "tag_ablated_loss"));
-        appendf(out, "verdict: %s\n", h5::get_attr_string(id, "summary").c_str());
+                    static_cast<long long>(e.catch_step), static_cast<long long>(e.tag_step),
+                    static_cast<long long>(e.release_step), static_cast<long long>(e.solved_step));
+        if (v->causal.layer >= 0)
+            appendf(out, "causal: probe loss %.3g -> %.3g without catch, -> %.3g without the tag\n", v->causal.clean_loss,
+                        v->causal.catch_ablated_loss, v->causal.tag_ablated_loss);
+        appendf(out, "verdict: %s\n", v->verdict.summary.c_str());
     } else {
         appendf(out, "verdict: none yet (the run has not finished)\n");
     }

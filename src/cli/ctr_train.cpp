@@ -1,24 +1,20 @@
 // ctr-train: trains the catch-tag-release model of a config and writes one run file.
+// Flags and messages only: starting, resuming and finishing a run is src/run/.
 #include <omp.h>
 
 #include <boost/program_options.hpp>
-#include <chrono>
-#include <memory>
-#include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "cli/common/interrupt.hpp"
 #include "cli/common/progress.hpp"
 #include "config/load.hpp"
-#include "io/run_file.hpp"
-#include "training/run_loop.hpp"
+#include "run/start.hpp"
 
 namespace po = boost::program_options;
-namespace fs = std::filesystem;
 using namespace ctr;
 
 namespace {
@@ -35,21 +31,11 @@ const char* const kUsage =
     "usage: ctr-train CONFIG.yaml [--set key=value ...] [--seed N] [--out RUN.h5] [--overwrite] [--quiet]\n"
     "       ctr-train --resume RUN.h5 [--set train.epochs=N | --set train.steps=N] [--quiet]\n";
 
-// Default output: runs/<config file stem>-seed<seed>.h5, beside where it is run.
-std::string default_out(const std::string& config_path, uint64_t seed) {
-    return "runs/" + fs::path(config_path).stem().string() + "-seed" + std::to_string(seed) + ".h5";
-}
-
-// The number of steps a config trains for (Trainer's rule), known without building a Trainer.
-int64_t planned_steps(const Config& c) {
-    if (c.train.steps > 0) return c.train.steps;
-    return c.task.train_size > 0 ? int64_t{c.train.epochs} * (c.task.train_size / c.train.batch_size) : 0;
-}
-
-void print_summary(const Trainer& trainer, const EvalStats& e, const std::string& out, double seconds, int64_t steps) {
+void print_summary(const RunResult& r, const std::string& out) {
+    const int64_t steps = r.last_step - r.first_step;
     std::printf("done: %lld steps in %.2fs (%.0f steps/s)  eval loss %.4g  rel_err %.4g\n",
-                static_cast<long long>(trainer.state().step), seconds, seconds > 0 ? steps / seconds : 0.0, e.loss,
-                e.rel_error);
+                static_cast<long long>(r.last_step), r.seconds, r.seconds > 0 ? steps / r.seconds : 0.0, r.final_eval.loss,
+                r.final_eval.rel_error);
     std::printf("run file: %s\n", out.c_str());
 }
 
@@ -92,37 +78,17 @@ int run(int argc, char** argv) {
     omp_set_num_threads(threads);
     const bool overwrite = vm.count("overwrite") > 0;
 
-    Config cfg;
-    std::string config_yaml;
-    bool resuming = !resume.empty();
-    if (resuming) {
+    std::optional<Run> run;
+    if (!resume.empty()) {
         if (!config_path.empty()) throw UsageError("--resume: give either a config or --resume RUN.h5, not both");
         if (!seed_text.empty() || !out.empty() || overwrite)
             throw UsageError("--resume: the run keeps its own seed and file; --seed, --out and --overwrite do not apply");
-        for (const std::string& ov : overrides) {
-            const std::string key = ov.substr(0, ov.find('='));
-            if (key != "train.epochs" && key != "train.steps")
-                throw UsageError("--set " + ov + ": a resumed run can only be lengthened (train.epochs or train.steps); "
-                                 "other keys would make it a different run");
-        }
         out = resume;
+        run.emplace(resume_run(resume, overrides));
     } else {
         if (config_path.empty()) throw UsageError(std::string("missing CONFIG.yaml\n") + kUsage);
         if (!seed_text.empty()) overrides.push_back("seed=" + seed_text);
-    }
-
-    std::unique_ptr<RunFile> run_file;
-    if (resuming) {
-        run_file = std::make_unique<RunFile>(RunFile::open(resume, true));
-        cfg = load_config_text(run_file->config_yaml(), resume + ":/config", overrides).config;
-        const int64_t planned = planned_steps(load_config_text(run_file->config_yaml(), resume + ":/config").config);
-        if (planned_steps(cfg) < planned)
-            throw UsageError("--resume " + resume + ": the run is planned for " + std::to_string(planned) +
-                             " steps and the --set flags give " + std::to_string(planned_steps(cfg)) +
-                             "; a resumed run can only be lengthened");
-        config_yaml = config_to_yaml(cfg);
-        if (!run_file->has_checkpoint()) throw UsageError("--resume " + resume + ": the run file has no checkpoint yet");
-    } else {
+        Config cfg;
         // --seed must parse as a seed, with the flag named in the message.
         try {
             cfg = load_config(config_path, overrides);
@@ -132,65 +98,36 @@ int run(int argc, char** argv) {
                 msg.replace(msg.find("--set seed="), 11, "--seed ");
             throw ConfigError(msg);
         }
-        config_yaml = config_to_yaml(cfg);
-        if (out.empty()) out = default_out(config_path, cfg.seed);
-        if (fs::is_directory(out))
-            throw UsageError("--out " + out + ": is a directory; give the run file's path, e.g. --out " +
-                             (fs::path(out) / "run.h5").string());
-        if (fs::exists(out)) {
-            if (!overwrite)
-                throw UsageError("--out " + out + ": the run file exists; pass --overwrite to replace it, or --resume " +
-                                 out + " to continue it");
-            fs::remove(out);
-        }
-        const fs::path parent = fs::path(out).parent_path();
-        std::error_code ec;
-        if (!parent.empty()) fs::create_directories(parent, ec);
-        if (ec) throw h5::IoError("--out " + out + ": cannot create directory " + parent.string() + ": " + ec.message());
-    }
-
-    Trainer trainer(cfg);
-    if (resuming) {
-        run_file->restore_checkpoint(trainer.state());
-        run_file->set_status("running");
-        run_file->set_config_yaml(config_yaml);  // a lengthened run records its new length
-    } else {
-        try {
-            run_file = std::make_unique<RunFile>(RunFile::create(out, trainer, config_yaml));
-        } catch (const h5::IoError&) {
-            throw h5::IoError("--out " + out + ": cannot create the run file (is the directory writable?)");
-        }
+        if (out.empty()) out = default_run_path(config_path, cfg.seed);
+        run.emplace(start_run({cfg, out, overwrite}));
     }
 
     install_interrupt_handler();
-    ProgressPrinter progress(stderr, quiet, cfg.log.progress_every);
+    ProgressPrinter progress(stderr, quiet, run->config().log.progress_every);
     LoopHooks hooks;
     hooks.progress = [&](const LoopReport& r) { progress.update(r); };
     hooks.should_stop = interrupt_requested;
-    const auto t0 = std::chrono::steady_clock::now();
-    const int64_t first_step = trainer.state().step;
-    LoopResult result;
+    RunResult result;
     try {
-        result = run_training(trainer, run_file.get(), hooks);
+        result = run->train(hooks);
     } catch (const std::exception& e) {
         // Typically a full disk. Keep what was flushed readable and leave without
         // closing the file: closing would try the failed writes again.
         std::fprintf(stderr, "ctr-train: error: %s\n", e.what());
-        run_file->salvage_after_failure();
+        run->salvage_after_failure();
         std::fprintf(stderr, "%s keeps what was written up to its last flush (status stays \"running\"); "
                              "after freeing space, continue from its last checkpoint with: ctr-train --resume %s\n",
                      out.c_str(), out.c_str());
         std::fflush(stderr);
         std::_Exit(kExitFailure);
     }
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     progress.finish();
     if (result.end == LoopEnd::kInterrupted) {
         std::fprintf(stderr, "interrupted at step %lld; everything up to it is in %s\nresume with: ctr-train --resume %s\n",
-                     static_cast<long long>(trainer.state().step), out.c_str(), out.c_str());
+                     static_cast<long long>(result.last_step), out.c_str(), out.c_str());
         return kExitInterrupted;
     }
-    print_summary(trainer, result.final_eval, out, seconds, trainer.state().step - first_step);
+    print_summary(result, out);
     const Emergence& e = result.emergence;
     std::printf("emergence (first step for good): catch %lld  tag %lld  release %lld  solved %lld\n",
                 static_cast<long long>(e.catch_step), static_cast<long long>(e.tag_step),
@@ -212,6 +149,9 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "ctr-train: error: %s\n", e.what());
         return kExitUsage;
     } catch (const ConfigError& e) {
+        std::fprintf(stderr, "ctr-train: error: %s\n", e.what());
+        return kExitUsage;
+    } catch (const RunSetupError& e) {
         std::fprintf(stderr, "ctr-train: error: %s\n", e.what());
         return kExitUsage;
     } catch (const std::exception& e) {

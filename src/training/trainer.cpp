@@ -4,7 +4,7 @@
 #include <boost/random/uniform_int_distribution.hpp>
 #include <numeric>
 
-#include "analysis/theorem71.hpp"
+#include "model/theorem71.hpp"
 #include "model/init.hpp"
 #include "training/schedule.hpp"
 
@@ -33,6 +33,11 @@ double mean_supervised_target(const SequenceSet& s) {
 
 }  // namespace
 
+int64_t planned_steps(const Config& c) {
+    if (c.train.steps > 0) return c.train.steps;
+    return c.task.train_size > 0 ? int64_t{c.train.epochs} * (c.task.train_size / c.train.batch_size) : 0;
+}
+
 Trainer::Trainer(const Config& cfg)
     : cfg_(cfg),
       train_model_(cfg.model, cfg.task.seq_len, cfg.task.bos, cfg.train.batch_size),
@@ -56,7 +61,7 @@ Trainer::Trainer(const Config& cfg)
         steps_per_epoch_ = task.train_size / cfg.train.batch_size;  // a last partial batch is dropped
         state_.order.resize(task.train_size);
     }
-    total_steps_ = cfg.train.steps > 0 ? cfg.train.steps : cfg.train.epochs * steps_per_epoch_;
+    total_steps_ = planned_steps(cfg);
 
     double se = 0, w = 0;
     for (size_t i = 0; i < eval_batch_.target.size(); ++i) {

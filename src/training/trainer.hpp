@@ -42,6 +42,10 @@ struct EvalStats {
     double rel_error;             // loss / MSE of always predicting the training targets' mean
 };
 
+// The number of updates a config trains for: train.steps, else train.epochs full batches
+// of the training set per epoch (a last partial batch is dropped).
+int64_t planned_steps(const Config& cfg);
+
 class Trainer {
 public:
     explicit Trainer(const Config& cfg);

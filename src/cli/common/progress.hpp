@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <cstdio>
 
-#include "training/run_loop.hpp"
+#include "run/loop.hpp"
 
 namespace ctr {
 

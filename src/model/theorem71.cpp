@@ -1,4 +1,4 @@
-#include "analysis/theorem71.hpp"
+#include "model/theorem71.hpp"
 
 #include <cmath>
 #include <stdexcept>

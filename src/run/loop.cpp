@@ -1,11 +1,13 @@
-#include "training/run_loop.hpp"
+#include "run/loop.hpp"
 
 #include <chrono>
 #include <limits>
 #include <optional>
 
+#include "io/run_schema.hpp"
+#include "run/checkpoint.hpp"
+#include "run/snapshot_schedule.hpp"
 #include "training/schedule.hpp"
-#include "training/snapshot_schedule.hpp"
 
 namespace ctr {
 namespace {
@@ -28,7 +30,8 @@ MetricsRow close_metrics_row(Trainer& trainer) {
     return row;
 }
 
-// Runs the probe batch and measures the mechanism on it.
+// Runs the probe batch and measures the mechanism on it; the probe model then holds
+// the activations the metrics came from.
 MechanismMetrics measure(Trainer& trainer) {
     trainer.run_probe();
     return compute_mechanism(trainer.probe_model(), trainer.state().params.data(), trainer.probe_batch(),
@@ -37,7 +40,7 @@ MechanismMetrics measure(Trainer& trainer) {
 
 }  // namespace
 
-LoopResult run_training(Trainer& trainer, RunFile* run, const LoopHooks& hooks) {
+LoopResult run_training(Trainer& trainer, RunFileWriter& file, const LoopHooks& hooks) {
     const Config& cfg = trainer.config();
     TrainState& s = trainer.state();
     const auto start = std::chrono::steady_clock::now();
@@ -45,11 +48,11 @@ LoopResult run_training(Trainer& trainer, RunFile* run, const LoopHooks& hooks) 
     LoopReport report{s.step, trainer.total_steps(), s.epoch, nan, nan, nan, 0, 0, nan, nan};
     // Headline metrics of every snapshot, for the emergence steps (a resumed run starts
     // from those already in its file).
-    std::vector<Snapshot> history = run ? run->read_headlines() : std::vector<Snapshot>{};
-    auto write_snapshot = [&](RunFile& file) {
+    std::vector<Headline> history = file.reader().headlines();
+    auto write_snapshot = [&] {
         const MechanismMetrics m = measure(trainer);
-        const Snapshot h = headline(m, s.step, m.rel_error);
-        file.append_snapshot(s.step, trainer, m, h);
+        const Headline h = headline(m, s.step, m.rel_error);
+        file.append_snapshot({s.step, trainer.probe_model().activations(), trainer.layout().tensors(), s.params.data(), m, h});
         history.push_back(h);
         report.catch_score = h.catch_score;
         report.release = h.release;
@@ -63,11 +66,9 @@ LoopResult run_training(Trainer& trainer, RunFile* run, const LoopHooks& hooks) 
     if (s.step == 0) {  // a new run: the state before any update
         const MetricsRow row = close_metrics_row(trainer);
         publish_row(row);
-        if (run) {
-            run->append_metrics(row);
-            if (is_snapshot_step(cfg.log, 0)) write_snapshot(*run);
-            run->flush();
-        }
+        file.append_metrics(row);
+        if (is_snapshot_step(cfg.log, 0)) write_snapshot();
+        file.flush();
     }
 
     LoopEnd end = LoopEnd::kFinished;
@@ -81,19 +82,16 @@ LoopResult run_training(Trainer& trainer, RunFile* run, const LoopHooks& hooks) 
         s.row_grad_norm_sum += st.grad_norm;
         s.row_steps += 1;
         const bool metrics_due = s.step % cfg.train.eval_every == 0;
-        std::optional<MetricsRow> row;
         if (metrics_due) {
-            row = close_metrics_row(trainer);
-            publish_row(*row);
+            const MetricsRow row = close_metrics_row(trainer);
+            publish_row(row);
+            file.append_metrics(row);
         }
-        if (run) {
-            if (row) run->append_metrics(*row);
-            if (is_snapshot_step(cfg.log, s.step)) write_snapshot(*run);
-            if (s.step % cfg.log.checkpoint_every == 0)
-                run->write_checkpoint(s);  // flushes
-            else if (metrics_due)
-                run->flush();
-        }
+        if (is_snapshot_step(cfg.log, s.step)) write_snapshot();
+        if (s.step % cfg.log.checkpoint_every == 0)
+            file.write_checkpoint(checkpoint_of(s));  // flushes
+        else if (metrics_due)
+            file.flush();
         report.step = s.step;
         report.epoch = s.epoch;
         report.steps_done += 1;
@@ -102,27 +100,22 @@ LoopResult run_training(Trainer& trainer, RunFile* run, const LoopHooks& hooks) 
     }
 
     LoopResult result{end, {}, {}, {}, {}};
-    if (run) {
-        run->write_checkpoint(s);
-        if (end == LoopEnd::kFinished) {
-            // The last step's rows, where the schedules did not already write them. They
-            // come after the checkpoint, so a resumed (extended) run drops them again.
-            if (s.step % cfg.train.eval_every != 0) run->append_metrics(close_metrics_row(trainer));
-            if (cfg.log.snapshots && !is_snapshot_step(cfg.log, s.step)) write_snapshot(*run);
-        }
-    }
+    file.write_checkpoint(checkpoint_of(s));
     if (end == LoopEnd::kFinished) {
+        // The last step's rows, where the schedules did not already write them. They
+        // come after the checkpoint, so a resumed (extended) run drops them again.
+        if (s.step % cfg.train.eval_every != 0) file.append_metrics(close_metrics_row(trainer));
+        if (cfg.log.snapshots && !is_snapshot_step(cfg.log, s.step)) write_snapshot();
+        // Evaluated once, for both the verdict and the summary.
         const MechanismMetrics m = measure(trainer);
         result.final_eval = trainer.evaluate();
         result.verdict = judge(m, result.final_eval.rel_error, cfg.analysis);
         result.emergence = emergence(history, cfg.analysis);
         result.causal = causal_tests(cfg, s.params.data(), trainer.probe_batch(), m);
-        if (run) run->write_verdict(result.verdict, result.emergence, result.causal);
+        file.write_verdict({result.verdict, result.emergence, result.causal});
     }
-    if (run) {
-        run->set_status(end == LoopEnd::kFinished ? "complete" : "interrupted");
-        run->flush();
-    }
+    file.set_status(end == LoopEnd::kFinished ? schema::kComplete : schema::kInterrupted);
+    file.flush();
     return result;
 }
 

@@ -1,12 +1,14 @@
 #pragma once
-// The training loop of ctr-train: steps, evaluation rows, snapshots and checkpoints
-// into the run file, and progress reports. Separate from the CLI so tests drive it.
+// The loop of a run: training steps (training/trainer.hpp), and as the config schedules
+// them, metrics rows, snapshots and checkpoints into the run file (io/run_file_writer.hpp);
+// at the end of a finished run the verdict, emergence steps and causal tests. Start a
+// run with run/start.hpp, which calls this; tests drive it directly.
 #include <cstdint>
 #include <functional>
 
 #include "analysis/causal.hpp"
 #include "analysis/verdict.hpp"
-#include "io/run_file.hpp"
+#include "io/run_file_writer.hpp"
 #include "training/trainer.hpp"
 
 namespace ctr {
@@ -39,9 +41,11 @@ struct LoopHooks {
     std::function<bool()> should_stop;                 // checked at every step boundary
 };
 
-// Trains until the trainer is done or should_stop says so. With a run file, writes
-// metrics rows, snapshots and checkpoints as the config asks, and on the way out a
-// final checkpoint (and, on a finished run, the rows of the last step).
-LoopResult run_training(Trainer& trainer, RunFile* run, const LoopHooks& hooks);
+// Trains until the trainer is done or should_stop says so, writing metrics rows,
+// snapshots and checkpoints as the config asks, and on the way out a final checkpoint
+// (and, on a finished run, the rows of the last step, the verdict and status
+// "complete"; else status "interrupted"). The trainer's state must be the file's: a
+// new run's step 0, or the checkpoint a resume restored.
+LoopResult run_training(Trainer& trainer, RunFileWriter& file, const LoopHooks& hooks);
 
 }  // namespace ctr

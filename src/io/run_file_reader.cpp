@@ -1,0 +1,205 @@
+#include "io/run_file_reader.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <iterator>
+
+#include "io/run_schema.hpp"
+
+namespace ctr {
+namespace {
+
+// A 1-D series at its own length (a run being written may have extended some series
+// past others since the reader looked).
+template <class T>
+std::vector<T> read_column(hid_t root, const std::string& name) {
+    std::vector<T> v(h5::n_rows(root, name));
+    h5::read_array(root, name, h5::native_type<T>(), v.data(), v.size());
+    return v;
+}
+
+uint64_t get_u64_attr(hid_t obj, const char* name) {
+    h5::Handle attr(h5::check(H5Aopen(obj, name, H5P_DEFAULT), std::string("attribute ") + name));
+    uint64_t value = 0;
+    h5::check(H5Aread(attr.get(), H5T_NATIVE_UINT64, &value), std::string("reading attribute ") + name);
+    return value;
+}
+
+}  // namespace
+
+RunFileReader::RunFileReader(std::string path, h5::Handle file) : path_(std::move(path)), file_(std::move(file)) {
+    using namespace schema;
+    const hid_t root = file_.get();
+    if (!h5::has_attr(root, kConfig) || !h5::exists(root, kMetrics))
+        throw h5::IoError(path_ + " is an HDF5 file but not a ctr run file (no config attribute or /metrics)");
+    const int64_t version = h5::has_attr(root, kFormatVersionAttr) ? h5::get_attr_int(root, kFormatVersionAttr) : 0;
+    if (version != kFormatVersion)
+        throw h5::IoError(path_ + ": run file format_version " + std::to_string(version) + ", but this ctr reads format_version " +
+                          std::to_string(kFormatVersion) + " only (the file was written by ctr " +
+                          (h5::has_attr(root, kGitDescribe) ? h5::get_attr_string(root, kGitDescribe) : std::string("?")) +
+                          "; read it with that version)");
+}
+
+void RunFileReader::check_openable(const std::string& path) {
+    if (!std::filesystem::exists(path)) throw h5::IoError("run file " + path + " does not exist");
+}
+
+RunFileReader RunFileReader::open(const std::string& path) {
+    h5::quiet_errors();
+    check_openable(path);
+    // No file lock: a reader can look at a run in progress.
+    h5::Handle fapl(h5::check(H5Pcreate(H5P_FILE_ACCESS), "file access list"));
+    h5::check(H5Pset_file_locking(fapl.get(), false, true), "file locking");
+    h5::Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()));
+    if (!file.valid()) throw h5::IoError("cannot open " + path + " as an HDF5 run file");
+    return RunFileReader(path, std::move(file));
+}
+
+RunFileReader RunFileReader::of_open_file(hid_t file, const std::string& path) {
+    h5::check(H5Iinc_ref(file), "sharing the file handle of " + path);
+    return RunFileReader(path, h5::Handle(file));
+}
+
+RunInfo RunFileReader::info() const {
+    using namespace schema;
+    const hid_t root = file_.get();
+    RunInfo r;
+    r.ctr_version = h5::get_attr_string(root, kCtrVersion);
+    r.git_describe = h5::get_attr_string(root, kGitDescribe);
+    r.created = h5::get_attr_string(root, kCreated);
+    r.status = h5::get_attr_string(root, kStatus);
+    r.config_yaml = h5::get_attr_string(root, kConfig);
+    r.seed = get_u64_attr(root, kSeed);
+    r.format_version = h5::get_attr_int(root, kFormatVersionAttr);
+    return r;
+}
+
+std::string RunFileReader::config_yaml() const { return h5::get_attr_string(file_.get(), schema::kConfig); }
+std::string RunFileReader::status() const { return h5::get_attr_string(file_.get(), schema::kStatus); }
+
+MetricsTable RunFileReader::metrics() const {
+    const hid_t root = file_.get();
+    const std::string g = std::string(schema::kMetrics) + "/";
+    MetricsTable t;
+    t.step = read_column<int64_t>(root, schema::kMetricsStep);
+    std::vector<double>* cols[] = {&t.train_loss, &t.grad_norm, &t.lr, &t.eval_loss, &t.eval_rel_error};
+    static_assert(std::size(cols) == std::size(schema::kMetricColumns));
+    size_t rows = t.step.size();
+    for (size_t i = 0; i < std::size(cols); ++i) {
+        *cols[i] = read_column<double>(root, g + schema::kMetricColumns[i]);
+        rows = std::min(rows, cols[i]->size());
+    }
+    t.step.resize(rows);
+    for (std::vector<double>* c : cols) c->resize(rows);
+    return t;
+}
+
+std::vector<int64_t> RunFileReader::snapshot_steps() const { return read_column<int64_t>(file_.get(), schema::kSnapshotsStep); }
+
+std::vector<Headline> RunFileReader::headlines() const {
+    const hid_t root = file_.get();
+    const std::string g = std::string(schema::kSnapshots) + "/" + schema::kSnapshotHeadline + "/";
+    const std::vector<int64_t> steps = snapshot_steps();
+    std::vector<std::vector<double>> cols;
+    size_t n = steps.size();
+    for (const char* name : schema::kHeadlineColumns) {
+        cols.push_back(read_column<double>(root, g + name));
+        n = std::min(n, cols.back().size());
+    }
+    std::vector<Headline> out(n);
+    for (size_t k = 0; k < n; ++k) {
+        out[k].step = steps[k];
+        out[k].catch_score = cols[0][k];
+        out[k].tag_separation = cols[1][k];
+        out[k].release = cols[2][k];
+        out[k].pair_score = cols[3][k];
+        out[k].rel_error = cols[4][k];
+    }
+    return out;
+}
+
+std::vector<double> RunFileReader::snapshot_series(const std::string& name, std::vector<hsize_t>* shape) const {
+    const std::string path = std::string(schema::kSnapshots) + "/" + name;
+    if (!h5::exists(file_.get(), path)) throw h5::IoError(path_ + ": no snapshot series /" + path);
+    const std::vector<hsize_t> dims = h5::dataset_shape(file_.get(), path);
+    size_t count = 1;
+    for (hsize_t d : dims) count *= d;
+    std::vector<double> out(count);
+    h5::read_array(file_.get(), path, H5T_NATIVE_DOUBLE, out.data(), count);
+    if (shape) *shape = dims;
+    return out;
+}
+
+std::optional<int64_t> RunFileReader::checkpoint_step() const {
+    if (!h5::exists(file_.get(), schema::kCheckpoint)) return std::nullopt;
+    return h5::get_attr_int(h5::open_group(file_.get(), schema::kCheckpoint).get(), schema::checkpoint::kStep);
+}
+
+std::optional<Checkpoint> RunFileReader::checkpoint() const {
+    using namespace schema::checkpoint;
+    if (!h5::exists(file_.get(), schema::kCheckpoint)) return std::nullopt;
+    h5::Handle g = h5::open_group(file_.get(), schema::kCheckpoint);
+    const hid_t id = g.get();
+    const hid_t rt = h5::native_type<real>();
+    Checkpoint c;
+    auto read = [&](const char* name, hid_t type, auto& v) {
+        if (!h5::exists(id, name)) return;
+        const std::vector<hsize_t> dims = h5::dataset_shape(id, name);
+        v.resize(dims.empty() ? 0 : dims[0]);
+        h5::read_array(id, name, type, v.data(), v.size());
+    };
+    read(kParams, rt, c.params);
+    read(kOptM, rt, c.opt_m);
+    read(kOptV, rt, c.opt_v);
+    read(kOrder, H5T_NATIVE_INT32, c.order);
+    c.step = h5::get_attr_int(id, kStep);
+    c.epoch = h5::get_attr_int(id, kEpoch);
+    c.batch_in_epoch = h5::get_attr_int(id, kBatchInEpoch);
+    c.opt_t = h5::get_attr_int(id, kOptT);
+    c.row_loss_sum = h5::get_attr_double(id, kRowLossSum);
+    c.row_grad_norm_sum = h5::get_attr_double(id, kRowGradNormSum);
+    c.row_steps = h5::get_attr_int(id, kRowSteps);
+    c.shuffle_rng = h5::get_attr_string(id, kShuffleRng);
+    c.fresh_rng = h5::get_attr_string(id, kFreshRng);
+    c.metrics_rows = h5::get_attr_int(id, kMetricsRows);
+    c.snapshot_rows = h5::get_attr_int(id, kSnapshotRows);
+    return c;
+}
+
+std::optional<RunVerdict> RunFileReader::verdict() const {
+    using namespace schema::verdict;
+    if (!h5::exists(file_.get(), schema::kVerdict)) return std::nullopt;
+    h5::Handle g = h5::open_group(file_.get(), schema::kVerdict);
+    const hid_t id = g.get();
+    RunVerdict r;
+    Verdict& v = r.verdict;
+    v.success = h5::get_attr_int(id, kSuccess) != 0;
+    v.solved = h5::get_attr_int(id, kSolved) != 0;
+    v.mechanism = h5::get_attr_int(id, kMechanism) != 0;
+    v.summary = h5::get_attr_string(id, kSummary);
+    v.rel_error = h5::get_attr_double(id, kRelError);
+    v.catch_layer = static_cast<int>(h5::get_attr_int(id, kCatchLayer));
+    v.catch_head = static_cast<int>(h5::get_attr_int(id, kCatchHead));
+    v.release_layer = static_cast<int>(h5::get_attr_int(id, kReleaseLayer));
+    v.release_head = static_cast<int>(h5::get_attr_int(id, kReleaseHead));
+    v.catch_score = h5::get_attr_double(id, kCatch);
+    v.release = h5::get_attr_double(id, kRelease);
+    v.release_evenness = h5::get_attr_double(id, kReleaseEvenness);
+    v.tag_separation = h5::get_attr_double(id, kTagSeparation);
+    Emergence& e = r.emergence;
+    e.catch_step = h5::get_attr_int(id, kCatchStep);
+    e.tag_step = h5::get_attr_int(id, kTagStep);
+    e.release_step = h5::get_attr_int(id, kReleaseStep);
+    e.solved_step = h5::get_attr_int(id, kSolvedStep);
+    CausalResult& c = r.causal;
+    c.layer = static_cast<int>(h5::get_attr_int(id, kCausalLayer));
+    c.head = static_cast<int>(h5::get_attr_int(id, kCausalHead));
+    c.clean_loss = h5::get_attr_double(id, kCleanLoss);
+    c.catch_ablated_loss = h5::get_attr_double(id, kCatchAblatedLoss);
+    c.tag_ablated_loss = h5::get_attr_double(id, kTagAblatedLoss);
+    c.catch_increase = c.catch_ablated_loss - c.clean_loss;
+    c.tag_increase = c.tag_ablated_loss - c.clean_loss;
+    return r;
+}
+
+}  // namespace ctr

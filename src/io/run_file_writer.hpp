@@ -1,0 +1,73 @@
+#pragma once
+// Writes the run file (layout: docs/hdf5-layout.md; names: io/run_schema.hpp): the
+// config, the probe batch, the metrics table, the snapshots, the latest checkpoint and
+// the verdict. It takes plain data and knows nothing of how a run computes it; the
+// application layer (src/run/) decides what to write when. Crash safety: io/series_file.hpp.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "analysis/mechanism.hpp"
+#include "analysis/verdict.hpp"
+#include "config/config.hpp"
+#include "io/run_data.hpp"
+#include "io/run_file_reader.hpp"
+#include "io/series_file.hpp"
+#include "model/params.hpp"
+#include "model/transformer.hpp"
+#include "task/batch.hpp"
+
+namespace ctr {
+
+// One row of /snapshots: the model on the probe batch at one step.
+struct SnapshotRecord {
+    int64_t step;
+    const Activations& probe;                 // of a forward pass on the probe batch with `params`
+    const std::vector<TensorSpec>& tensors;   // the views of params (ParamLayout::tensors)
+    const real* params;                       // (P) flat
+    const MechanismMetrics& metrics;          // of that forward pass
+    const Headline& headline;                 // of those metrics
+};
+
+class RunFileWriter {
+public:
+    // Creates path (which must not exist) for a new run of cfg, whose text config_yaml
+    // is stored as the config; probe and tensors fix the snapshots' shapes.
+    static RunFileWriter create(const std::string& path, const Config& cfg, const std::string& config_yaml,
+                                const Batch& probe, const std::vector<TensorSpec>& tensors);
+    // Opens a run file to continue it (its format version must be this ctr's).
+    static RunFileWriter open(const std::string& path);
+
+    RunFileWriter(RunFileWriter&&) = default;
+    RunFileWriter& operator=(RunFileWriter&&) = default;
+
+    const std::string& path() const { return file_.path(); }
+    // A reader of this file as written so far (queued rows are written first).
+    RunFileReader reader();
+
+    void set_config_yaml(const std::string& yaml);
+    void set_status(const std::string& status);  // schema::kRunning, kComplete, kInterrupted
+
+    void append_metrics(const MetricsRow& row);
+    void append_snapshot(const SnapshotRecord& s);
+    // Replaces any earlier verdict.
+    void write_verdict(const RunVerdict& v);
+    // Writes c as the checkpoint, recording the metrics and snapshot rows written so far
+    // (c's own row counts are ignored), and flushes.
+    void write_checkpoint(const Checkpoint& c);
+    // Cuts /metrics and /snapshots to the rows the checkpoint recorded: rows written
+    // after it (before a crash, or off-schedule rows at the end of a finished run) are
+    // written again by the resumed run.
+    void drop_rows_after_checkpoint();
+
+    void flush() { file_.flush(); }
+    // After a failed write: see SeriesFile::salvage_after_failure.
+    void salvage_after_failure() noexcept { file_.salvage_after_failure(); }
+
+private:
+    explicit RunFileWriter(SeriesFile file);
+    SeriesFile file_;
+    bool resid_mid_ = false;  // blocks have an MLP, so snapshots keep hook_resid_mid
+};
+
+}  // namespace ctr
