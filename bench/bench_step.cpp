@@ -2,10 +2,13 @@
 // paper's minimal model and on a larger one. Built twice: bench_step (ctr::real = double)
 // and bench_step_f32 (CTR_REAL_FLOAT), from this one source.
 //
-//   bench_step [--repeats R] [--seconds S] [--steps N] [--only minimal|larger]
+//   bench_step [--repeats R] [--seconds S] [--steps N] [--warmup W] [--only minimal|larger]
+//              [--simd scalar|sse2|avx2|avx512]
 //
-// Each config: warm-up, then R repeats of a timed loop (N steps each, or as many as fill
-// about S seconds); prints the median, min and max per step. Every heap allocation made
+// Each config: warm-up (W steps, or about 0.2 s), then R repeats of a timed loop (N steps
+// each, or as many as fill about S seconds); prints the median, min and max per step.
+// A fixed --warmup and --steps make the step count exact, for instruction counts under
+// callgrind. --simd picks the kernels' vector width (default: the widest available). Every heap allocation made
 // inside the timed loops is counted (malloc and friends are wrapped, glibc only); a step
 // must allocate nothing, and the benchmark exits with status 2 if one does.
 #include <algorithm>
@@ -20,6 +23,7 @@
 
 #include "config/config.hpp"
 #include "model/init.hpp"
+#include "model/simd.hpp"
 #include "model/transformer.hpp"
 #include "task/averaging.hpp"
 #include "util/real.hpp"
@@ -81,6 +85,7 @@ struct Options {
     int repeats = 7;
     double seconds = 0.3;  // per repeat, when steps == 0
     long steps = 0;
+    long warmup = 0;  // 0: time-based
     std::string only;
 };
 
@@ -148,7 +153,7 @@ Result run(const BenchConfig& c, const Options& opt) {
     // Warm-up (caches, page faults, CPU clock), which also calibrates the repeat length.
     long warm = 0;
     const Clock::time_point w0 = Clock::now();
-    while (warm < 5 || seconds_since(w0) < 0.2) {
+    while (opt.warmup > 0 ? warm < opt.warmup : (warm < 5 || seconds_since(w0) < 0.2)) {
         step();
         ++warm;
     }
@@ -172,7 +177,10 @@ Result run(const BenchConfig& c, const Options& opt) {
 }
 
 int usage(const char* argv0) {
-    std::fprintf(stderr, "usage: %s [--repeats R] [--seconds S] [--steps N] [--only minimal|larger]\n", argv0);
+    std::fprintf(stderr,
+                 "usage: %s [--repeats R] [--seconds S] [--steps N] [--warmup W] [--only minimal|larger] "
+                 "[--simd scalar|sse2|avx2|avx512]\n",
+                 argv0);
     return 1;
 }
 
@@ -190,8 +198,18 @@ int main(int argc, char** argv) {
             opt.seconds = std::atof(v);
         else if (a == "--steps")
             opt.steps = std::atol(v);
+        else if (a == "--warmup")
+            opt.warmup = std::atol(v);
         else if (a == "--only")
             opt.only = v;
+        else if (a == "--simd") {
+            try {
+                ctr::set_simd_level(ctr::parse_simd_level(v));
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "--simd: %s\n", e.what());
+                return 1;
+            }
+        }
         else
             return usage(argv[0]);
     }
@@ -208,9 +226,9 @@ int main(int argc, char** argv) {
         if (!counting) std::printf("note: the allocation counter sees no allocations (valgrind?); not counting\n");
     }
 
-    std::printf("bench_step: zero grads + forward + backward per step; ctr::real = %s (%zu bytes); Eigen %d.%d.%d\n",
-                sizeof(ctr::real) == 8 ? "double" : "float", sizeof(ctr::real), EIGEN_WORLD_VERSION,
-                EIGEN_MAJOR_VERSION, EIGEN_MINOR_VERSION);
+    std::printf("bench_step: zero grads + forward + backward per step; ctr::real = %s (%zu bytes); SIMD %s; Eigen %d.%d.%d\n",
+                sizeof(ctr::real) == 8 ? "double" : "float", sizeof(ctr::real), ctr::simd_name(ctr::simd_level()),
+                EIGEN_WORLD_VERSION, EIGEN_MAJOR_VERSION, EIGEN_MINOR_VERSION);
     std::printf("median of %d repeats after warm-up%s\n", opt.repeats,
                 counting ? "; heap allocations counted over all timed steps" : "");
     bool allocated = false;

@@ -1,5 +1,7 @@
 #include "model/layers.hpp"
 
+#include "model/lanes.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -176,143 +178,6 @@ void norm_backward(real* dinp, real* dw, real* db, const real* dout, const real*
 }
 
 // ----------------------------------------------------------------------------
-// causal attention
-
-// The attention kernels are templates on d_head so that the common small head sizes
-// get fully unrolled inner loops (kDh = 0: d_head known only at run time). This is the
-// hot path of the paper's model, where d_head = 2 (docs/performance.md).
-template <int kDh>
-void attention_forward_impl(real* z, real* pattern, const real* q, const real* k, const real* v,
-                            int B, int T, int H, int dh, real scale, const real* query_mask) {
-    const int Dh = kDh > 0 ? kDh : dh;
-    const size_t row = static_cast<size_t>(H) * Dh;  // stride between positions in q/k/v/z
-    for (int b = 0; b < B; ++b)
-        for (int h = 0; h < H; ++h) {
-            const size_t head = static_cast<size_t>(b) * T * row + static_cast<size_t>(h) * Dh;
-            const real* __restrict qh = q + head;
-            const real* __restrict kh = k + head;
-            const real* __restrict vh = v + head;
-            real* __restrict zh = z + head;
-            real* __restrict ph = pattern + (static_cast<size_t>(b) * H + h) * T * T;
-            for (int i = 0; i < T; ++i) {
-                if (query_mask && query_mask[static_cast<size_t>(b) * T + i] == 0) {
-                    std::fill_n(zh + i * row, Dh, real(0));
-                    continue;
-                }
-                const real* __restrict qi = qh + i * row;
-                real* __restrict p = ph + static_cast<size_t>(i) * T;
-                real maxv = -std::numeric_limits<real>::infinity();
-                for (int j = 0; j <= i; ++j) {
-                    const real* kj = kh + j * row;
-                    real s = 0;
-                    for (int d = 0; d < Dh; ++d) s += qi[d] * kj[d];
-                    p[j] = s * scale;
-                    maxv = std::max(maxv, p[j]);
-                }
-                real sum = 0;
-                for (int j = 0; j <= i; ++j) {
-                    p[j] = std::exp(p[j] - maxv);
-                    sum += p[j];
-                }
-                const real inv = real(1) / sum;
-                for (int j = 0; j <= i; ++j) p[j] *= inv;
-
-                // accumulate z_i in registers (kDh known) before one store
-                real* __restrict zi = zh + i * row;
-                if constexpr (kDh > 0) {
-                    real acc[kDh] = {};
-                    for (int j = 0; j <= i; ++j) {
-                        const real* vj = vh + j * row;
-                        const real pj = p[j];
-                        for (int d = 0; d < kDh; ++d) acc[d] += pj * vj[d];
-                    }
-                    for (int d = 0; d < kDh; ++d) zi[d] = acc[d];
-                } else {
-                    for (int d = 0; d < Dh; ++d) zi[d] = 0;
-                    for (int j = 0; j <= i; ++j) {
-                        const real* vj = vh + j * row;
-                        const real pj = p[j];
-                        for (int d = 0; d < Dh; ++d) zi[d] += pj * vj[d];
-                    }
-                }
-            }
-        }
-}
-
-template <int kDh>
-void attention_backward_impl(real* dq, real* dk, real* dv, const real* dz, const real* pattern,
-                             const real* q, const real* k, const real* v, int B, int T, int H,
-                             int dh, real scale, real* scratch, const real* query_mask) {
-    const int Dh = kDh > 0 ? kDh : dh;
-    const size_t row = static_cast<size_t>(H) * Dh;
-    real* __restrict dp = scratch;  // (T) d loss / d pattern for one query row
-    for (int b = 0; b < B; ++b)
-        for (int h = 0; h < H; ++h) {
-            const size_t head = static_cast<size_t>(b) * T * row + static_cast<size_t>(h) * Dh;
-            const real* __restrict qh = q + head;
-            const real* __restrict kh = k + head;
-            const real* __restrict vh = v + head;
-            const real* __restrict dzh = dz + head;
-            real* __restrict dqh = dq + head;
-            real* __restrict dkh = dk + head;
-            real* __restrict dvh = dv + head;
-            const real* __restrict ph = pattern + (static_cast<size_t>(b) * H + h) * T * T;
-            for (int i = 0; i < T; ++i) {
-                if (query_mask && query_mask[static_cast<size_t>(b) * T + i] == 0) continue;
-                const real* __restrict p = ph + static_cast<size_t>(i) * T;
-                const real* __restrict dzi = dzh + i * row;
-                real p_dot_dp = 0;
-                for (int j = 0; j <= i; ++j) {
-                    const real* __restrict vj = vh + j * row;
-                    real* __restrict dvj = dvh + j * row;
-                    real s = 0;
-                    for (int d = 0; d < Dh; ++d) {
-                        s += dzi[d] * vj[d];
-                        dvj[d] += p[j] * dzi[d];
-                    }
-                    dp[j] = s;
-                    p_dot_dp += p[j] * s;
-                }
-                // softmax backward: dlogit_j = p_j (dp_j - sum_k p_k dp_k)
-                const real* __restrict qi = qh + i * row;
-                real* __restrict dqi = dqh + i * row;
-                for (int j = 0; j <= i; ++j) {
-                    const real dlogit = p[j] * (dp[j] - p_dot_dp) * scale;
-                    const real* __restrict kj = kh + j * row;
-                    real* __restrict dkj = dkh + j * row;
-                    for (int d = 0; d < Dh; ++d) {
-                        dqi[d] += dlogit * kj[d];
-                        dkj[d] += dlogit * qi[d];
-                    }
-                }
-            }
-        }
-}
-
-#define CTR_DISPATCH_DHEAD(fn, Dh, ...)              \
-    switch (Dh) {                                    \
-        case 1: return fn<1>(__VA_ARGS__);           \
-        case 2: return fn<2>(__VA_ARGS__);           \
-        case 4: return fn<4>(__VA_ARGS__);           \
-        case 8: return fn<8>(__VA_ARGS__);           \
-        case 16: return fn<16>(__VA_ARGS__);         \
-        default: return fn<0>(__VA_ARGS__);          \
-    }
-
-void attention_forward(real* z, real* pattern, const real* q, const real* k, const real* v,
-                       int B, int T, int H, int Dh, real scale, const real* query_mask) {
-    CTR_DISPATCH_DHEAD(attention_forward_impl, Dh, z, pattern, q, k, v, B, T, H, Dh, scale, query_mask)
-}
-
-void attention_backward(real* dq, real* dk, real* dv, const real* dz, const real* pattern,
-                        const real* q, const real* k, const real* v, int B, int T, int H,
-                        int Dh, real scale, real* scratch, const real* query_mask) {
-    CTR_DISPATCH_DHEAD(attention_backward_impl, Dh, dq, dk, dv, dz, pattern, q, k, v, B, T, H, Dh, scale, scratch,
-                       query_mask)
-}
-#undef CTR_DISPATCH_DHEAD
-
-// ----------------------------------------------------------------------------
 // activations
 
 void activation_forward(real* out, const real* inp, int n, bool gelu) {
@@ -329,7 +194,7 @@ void activation_backward(real* dinp, const real* dout, const real* inp, int n, b
     for (int i = 0; i < n; ++i) {
         const real x = inp[i];
         const real grad = gelu ? real(0.5) * (real(1) + std::erf(x * inv_sqrt2)) +
-                                     x * std::exp(real(-0.5) * x * x) * inv_sqrt2pi
+                                     x * exp_real(real(-0.5) * x * x) * inv_sqrt2pi
                                : (x > 0 ? real(1) : real(0));
         dinp[i] += grad * dout[i];
     }

@@ -3,6 +3,7 @@
 // Conventions: buffers are row-major raw arrays; shapes are given as (rows, cols) or
 // (B, T, ...); backward functions accumulate into every d<x> with +=, so the caller
 // zeroes gradients once per step. Shapes use N = B*T rows.
+#include "model/attention.hpp"
 #include "util/real.hpp"
 
 namespace ctr {
@@ -22,18 +23,6 @@ void norm_forward(real* out, real* mean, real* rstd, const real* inp, const real
                   const real* b, int N, int C, bool rms);
 void norm_backward(real* dinp, real* dw, real* db, const real* dout, const real* inp,
                    const real* w, const real* mean, const real* rstd, int N, int C, bool rms);
-
-// Causal softmax attention. q, k, v, z: (B, T, H, Dh); pattern: (B, H, T, T). Only the
-// causal part (key <= query) is written: the caller keeps the rest zero. logits = scale * q.k, softmax shifted by the row max so huge logits
-// (sinks push them up) stay finite.
-// query_mask (B, T), optional: only queries whose entry is non-zero are computed; the
-// others get z = 0 and an untouched pattern row, and backward skips them (their dz must
-// be 0). The last block uses it for the queries the loss looks at.
-void attention_forward(real* z, real* pattern, const real* q, const real* k, const real* v,
-                       int B, int T, int H, int Dh, real scale, const real* query_mask = nullptr);
-void attention_backward(real* dq, real* dk, real* dv, const real* dz, const real* pattern,
-                        const real* q, const real* k, const real* v, int B, int T, int H,
-                        int Dh, real scale, real* scratch /* (T) */, const real* query_mask = nullptr);
 
 // Elementwise activation, n values. gelu is the exact erf form (PyTorch's default).
 void activation_forward(real* out, const real* inp, int n, bool gelu);

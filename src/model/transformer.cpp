@@ -68,7 +68,7 @@ Transformer::Transformer(const ModelConfig& cfg, int n_ctx, bool bos, int max_ba
     ws_.dmlp_post.resize(N * M);
     ws_.doutput.resize(N);
     ws_.dembed.resize(N * D);
-    ws_.dpattern_row.resize(kShards * T);
+    ws_.attn_scratch.resize(kShards * attention_scratch_size(n_ctx, cfg.d_head));
     shard_loss_.resize(kShards);
     shard_grads_.resize(kShards * layout_.total());
 
@@ -132,6 +132,9 @@ void Transformer::embed_backward(real* g, const real* dout, const Batch& batch, 
 // only on the batch size, never on the thread count, so results are bit-identical
 // whatever OMP_NUM_THREADS is (docs/model.md).
 int Transformer::n_shards(int B) const { return std::max(1, std::min(B, kShards)); }
+real* Transformer::shard_scratch(int s) {
+    return ws_.attn_scratch.data() + static_cast<size_t>(s) * attention_scratch_size(n_ctx_, cfg_.d_head);
+}
 int Transformer::shard_begin(int s, int B) const { return static_cast<int>(static_cast<int64_t>(s) * B / n_shards(B)); }
 
 real Transformer::forward(const real* p, const Batch& batch, const ForwardHooks* hooks) {
@@ -154,10 +157,10 @@ real Transformer::forward_all(const real* p, const Batch& batch, const ForwardHo
     loss_only_ = loss_only;
     const int S = n_shards(B);
     if (hooks) {  // hooks may keep state of their own: the same shards, one after another
-        for (int s = 0; s < S; ++s) shard_loss_[s] = forward_rows(p, batch, shard_begin(s, B), shard_begin(s + 1, B), hooks);
+        for (int s = 0; s < S; ++s) shard_loss_[s] = forward_rows(p, batch, shard_begin(s, B), shard_begin(s + 1, B), hooks, shard_scratch(s));
     } else {
 #pragma omp parallel for schedule(static)
-        for (int s = 0; s < S; ++s) shard_loss_[s] = forward_rows(p, batch, shard_begin(s, B), shard_begin(s + 1, B), nullptr);
+        for (int s = 0; s < S; ++s) shard_loss_[s] = forward_rows(p, batch, shard_begin(s, B), shard_begin(s + 1, B), nullptr, shard_scratch(s));
     }
     real loss = 0;
     for (int s = 0; s < S; ++s) loss += shard_loss_[s];
@@ -175,7 +178,7 @@ void Transformer::backward(const real* p, real* g, const Batch& batch) {
         real* gs = shard_grads_.data() + static_cast<size_t>(s) * P;
         std::fill_n(gs, P, real(0));
         backward_rows(p, gs, batch, shard_begin(s, B), shard_begin(s + 1, B),
-                      ws_.dpattern_row.data() + static_cast<size_t>(s) * n_ctx_);
+                      shard_scratch(s));
     }
     for (int s = 0; s < S; ++s) {
         const real* gs = shard_grads_.data() + static_cast<size_t>(s) * P;
@@ -184,7 +187,8 @@ void Transformer::backward(const real* p, real* g, const Batch& batch) {
 }
 
 // Sequences [b0, b1) of the batch. Every buffer below is a view of its rows.
-real Transformer::forward_rows(const real* p, const Batch& batch, int b0, int b1, const ForwardHooks* hooks) {
+real Transformer::forward_rows(const real* p, const Batch& batch, int b0, int b1, const ForwardHooks* hooks,
+                                 real* scratch) {
     const int T = batch.T, nb = b1 - b0, N = nb * T;
     const size_t r0 = static_cast<size_t>(b0) * T;  // first row (position) of the shard
     const int D = cfg_.d_model, H = cfg_.n_heads, Dh = cfg_.d_head, M = cfg_.d_mlp;
@@ -222,7 +226,7 @@ real Transformer::forward_rows(const real* p, const Batch& batch, int b0, int b1
         real* z = rows(a.z, HD);
         const real* query_mask = loss_only_ && l == cfg_.n_layers - 1 ? batch.weight.data() + r0 : nullptr;
         attention_forward(z, a.pattern.data() + static_cast<size_t>(b0) * H * T * T, rows(a.q, HD), rows(a.k, HD), v,
-                          nb, T, H, Dh, scale, query_mask);
+                          nb, T, H, Dh, scale, query_mask, scratch);
         if (hooks && hooks->after_pattern) hooks->after_pattern(l, a, b0, b1, T);
         real* attn_out = rows(a.attn_out, D);
         for (int h = 0; h < H; ++h)
@@ -262,7 +266,7 @@ real Transformer::forward_rows(const real* p, const Batch& batch, int b0, int b1
     return mse_forward(rows(acts_.output, 1), batch.target.data() + r0, batch.weight.data() + r0, N);
 }
 
-void Transformer::backward_rows(const real* p, real* g, const Batch& batch, int b0, int b1, real* dpattern_row) {
+void Transformer::backward_rows(const real* p, real* g, const Batch& batch, int b0, int b1, real* scratch) {
     const int T = batch.T, nb = b1 - b0, N = nb * T;
     const size_t r0 = static_cast<size_t>(b0) * T;
     const int D = cfg_.d_model, H = cfg_.n_heads, Dh = cfg_.d_head, M = cfg_.d_mlp;
@@ -317,7 +321,7 @@ void Transformer::backward_rows(const real* p, real* g, const Batch& batch, int 
         real* dv = zeroed(ws_.dv, HD);
         const real* query_mask = loss_only_ && l == cfg_.n_layers - 1 ? batch.weight.data() + r0 : nullptr;
         attention_backward(dq, dk, dv, dz, a.pattern.data() + static_cast<size_t>(b0) * H * T * T, crows(a.q, HD),
-                           crows(a.k, HD), crows(a.v, HD), nb, T, H, Dh, scale, dpattern_row, query_mask);
+                           crows(a.k, HD), crows(a.v, HD), nb, T, H, Dh, scale, query_mask, scratch);
         if (cfg_.qk_norm) {
             real* dq_pre = zeroed(ws_.dq_pre, HD);
             real* dk_pre = zeroed(ws_.dk_pre, HD);

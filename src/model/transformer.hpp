@@ -56,7 +56,7 @@ struct GradWorkspace {
     std::vector<real> dmlp_pre, dmlp_post;   // (B, T, M)
     std::vector<real> doutput;               // (B, T)
     std::vector<real> dembed;                // (B, T, D) d loss / d embedding output
-    std::vector<real> dpattern_row;          // (kShards, T) one row of scratch per shard
+    std::vector<real> attn_scratch;          // (kShards, attention_scratch_size) one per shard
 };
 
 class Transformer {
@@ -89,8 +89,9 @@ private:
     void embed_forward(real* out, const real* params, const Batch& batch, int b0, int b1) const;
     void embed_backward(real* grads, const real* dout, const Batch& batch, int b0, int b1) const;
     real forward_all(const real* params, const Batch& batch, const ForwardHooks* hooks, bool loss_only);
-    real forward_rows(const real* params, const Batch& batch, int b0, int b1, const ForwardHooks* hooks);
-    void backward_rows(const real* params, real* grads, const Batch& batch, int b0, int b1, real* dpattern_row);
+    real forward_rows(const real* params, const Batch& batch, int b0, int b1, const ForwardHooks* hooks, real* scratch);
+    void backward_rows(const real* params, real* grads, const Batch& batch, int b0, int b1, real* scratch);
+    real* shard_scratch(int s);             // shard s's attention scratch
 
     static constexpr int kShards = 8;       // the batch is cut into this many parts (fewer for B < 8)
     int n_shards(int B) const;

@@ -1,0 +1,314 @@
+// Vector arguments of always-inlined helpers never reach a call boundary.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+#include "model/attention.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "model/lanes.hpp"
+#include "model/simd.hpp"
+
+namespace ctr {
+namespace {
+
+constexpr int kMaxLaneBytes = 64;  // AVX-512
+constexpr size_t kMaxLanes = kMaxLaneBytes / sizeof(real);
+
+// Lane-major copies of one group of W sequences, one head: X[t * Dh + d] holds the W
+// sequences' x[b][t][h][d]. Forward uses Q, K, V and P (one pattern row); backward all.
+template <int W>
+struct Group {
+    using V = Lanes<real, W>;
+    V *Q, *K, *Vv, *dZ, *dQ, *dK, *dV, *P, *dP;
+    Group(real* scratch, int T, int Dh) {
+        auto* base = reinterpret_cast<V*>((reinterpret_cast<uintptr_t>(scratch) + kMaxLaneBytes - 1) &
+                                          ~static_cast<uintptr_t>(kMaxLaneBytes - 1));
+        const size_t n = static_cast<size_t>(T) * Dh;
+        V** bufs[] = {&Q, &K, &Vv, &dZ, &dQ, &dK, &dV};
+        for (V** b : bufs) {
+            *b = base;
+            base += n;
+        }
+        P = base;
+        dP = base + T;
+    }
+};
+
+// x (B, T, H, Dh) of sequences b..b+W-1, head h -> X (T, Dh) lanes, and back.
+template <int W>
+[[gnu::always_inline]] inline void gather(Lanes<real, W>* X, const real* x, int b, int T, size_t row, int h, int Dh) {
+    const size_t seq = static_cast<size_t>(T) * row;
+    const real* base = x + static_cast<size_t>(b) * seq + static_cast<size_t>(h) * Dh;
+    for (int t = 0; t < T; ++t)
+        for (int d = 0; d < Dh; ++d) {
+            Lanes<real, W> l;
+            for (int w = 0; w < W; ++w) l[w] = base[w * seq + t * row + d];
+            X[t * Dh + d] = l;
+        }
+}
+
+template <int W>
+[[gnu::always_inline]] inline void scatter(real* x, const Lanes<real, W>* X, int b, int T, size_t row, int h, int Dh) {
+    const size_t seq = static_cast<size_t>(T) * row;
+    real* base = x + static_cast<size_t>(b) * seq + static_cast<size_t>(h) * Dh;
+    for (int t = 0; t < T; ++t)
+        for (int d = 0; d < Dh; ++d)
+            for (int w = 0; w < W; ++w) base[w * seq + t * row + d] = X[t * Dh + d][w];
+}
+
+// Which of the W sequences have query i in the mask, as lanes of all-ones / zeros.
+template <int W>
+[[gnu::always_inline]] inline auto lane_mask(const real* query_mask, int b, int T, int i, bool& any) {
+    using V = Lanes<real, W>;
+    V m;
+    for (int w = 0; w < W; ++w) m[w] = query_mask[static_cast<size_t>(b + w) * T + i];
+    const auto on = m != splat<V>(real(0));
+    any = false;
+    for (int w = 0; w < W; ++w) any = any || on[w];
+    return on;
+}
+
+// Sequences b..b+W-1 of the batch: the scalar kernel's loops with a vector of W
+// sequences in place of each number.
+template <int W, int kDh>
+[[gnu::always_inline]] inline void forward_group(real* z, real* pattern, const real* q, const real* k, const real* v,
+                                                 int b, int T, int H, int dh, real scale, const real* query_mask,
+                                                 real* scratch) {
+    using V = Lanes<real, W>;
+    const int Dh = kDh > 0 ? kDh : dh;
+    const size_t row = static_cast<size_t>(H) * Dh;
+    Group<W> g(scratch, T, Dh);
+    V* Z = g.dZ;  // forward's z lives where backward keeps dz
+    for (int h = 0; h < H; ++h) {
+        gather<W>(g.Q, q, b, T, row, h, Dh);
+        gather<W>(g.K, k, b, T, row, h, Dh);
+        gather<W>(g.Vv, v, b, T, row, h, Dh);
+        real* ph = pattern + (static_cast<size_t>(b) * H + h) * T * T;
+        const size_t pseq = static_cast<size_t>(H) * T * T;
+        for (int i = 0; i < T; ++i) {
+            auto on = splat<V>(real(0)) == splat<V>(real(0));
+            if (query_mask) {
+                bool any;
+                on = lane_mask<W>(query_mask, b, T, i, any);
+                if (!any) {
+                    for (int d = 0; d < Dh; ++d) Z[i * Dh + d] = splat<V>(real(0));
+                    continue;
+                }
+            }
+            const V* qi = g.Q + i * Dh;
+            V* p = g.P;
+            V maxv = splat<V>(-std::numeric_limits<real>::infinity());
+            for (int j = 0; j <= i; ++j) {
+                const V* kj = g.K + j * Dh;
+                V s = splat<V>(real(0));
+                for (int d = 0; d < Dh; ++d) s += qi[d] * kj[d];
+                p[j] = s * scale;
+                maxv = maxv < p[j] ? p[j] : maxv;  // std::max(maxv, p[j])
+            }
+            V sum = splat<V>(real(0));
+            for (int j = 0; j <= i; ++j) {
+                p[j] = exp_lanes<real, W>(p[j] - maxv);
+                sum += p[j];
+            }
+            const V inv = real(1) / sum;
+            for (int j = 0; j <= i; ++j) p[j] *= inv;
+            V acc[kDh > 0 ? kDh : 1];
+            V* zi = kDh > 0 ? acc : Z + i * Dh;
+            for (int d = 0; d < Dh; ++d) zi[d] = splat<V>(real(0));
+            for (int j = 0; j <= i; ++j) {
+                const V* vj = g.Vv + j * Dh;
+                const V pj = p[j];
+                for (int d = 0; d < Dh; ++d) zi[d] += pj * vj[d];
+            }
+            for (int d = 0; d < Dh; ++d) Z[i * Dh + d] = on ? zi[d] : splat<V>(real(0));
+            for (int w = 0; w < W; ++w) {
+                if (!on[w]) continue;
+                real* prow = ph + w * pseq + static_cast<size_t>(i) * T;
+                for (int j = 0; j <= i; ++j) prow[j] = p[j][w];
+            }
+        }
+        scatter<W>(z, Z, b, T, row, h, Dh);
+    }
+}
+
+// acc += x; a masked-off lane keeps its old value (skipped, as the scalar kernel skips it).
+template <bool kMasked, class V, class M>
+[[gnu::always_inline]] inline void accumulate(V& acc, V x, M on) {
+    if constexpr (kMasked)
+        acc = on ? acc + x : acc;
+    else
+        acc += x;
+}
+
+template <int W, int kDh, bool kMasked>
+[[gnu::always_inline]] inline void backward_group(real* dq, real* dk, real* dv, const real* dz, const real* pattern,
+                                                  const real* q, const real* k, const real* v, int b, int T, int H,
+                                                  int dh, real scale, const real* query_mask, real* scratch) {
+    using V = Lanes<real, W>;
+    const int Dh = kDh > 0 ? kDh : dh;
+    const size_t row = static_cast<size_t>(H) * Dh;
+    const size_t pseq = static_cast<size_t>(H) * T * T;
+    Group<W> g(scratch, T, Dh);
+    for (int h = 0; h < H; ++h) {
+        gather<W>(g.Q, q, b, T, row, h, Dh);
+        gather<W>(g.K, k, b, T, row, h, Dh);
+        gather<W>(g.Vv, v, b, T, row, h, Dh);
+        gather<W>(g.dZ, dz, b, T, row, h, Dh);
+        gather<W>(g.dQ, dq, b, T, row, h, Dh);  // the kernel adds to what is there
+        gather<W>(g.dK, dk, b, T, row, h, Dh);
+        gather<W>(g.dV, dv, b, T, row, h, Dh);
+        const real* ph = pattern + (static_cast<size_t>(b) * H + h) * T * T;
+        for (int i = 0; i < T; ++i) {
+            auto on = splat<V>(real(0)) == splat<V>(real(0));
+            if constexpr (kMasked) {
+                bool any;
+                on = lane_mask<W>(query_mask, b, T, i, any);
+                if (!any) continue;
+            }
+            V* p = g.P;
+            for (int j = 0; j <= i; ++j)
+                for (int w = 0; w < W; ++w) p[j][w] = ph[w * pseq + static_cast<size_t>(i) * T + j];
+            const V* dzi = g.dZ + i * Dh;
+            V* dp = g.dP;
+            V p_dot_dp = splat<V>(real(0));
+            for (int j = 0; j <= i; ++j) {
+                const V* vj = g.Vv + j * Dh;
+                V* dvj = g.dV + j * Dh;
+                V s = splat<V>(real(0));
+                for (int d = 0; d < Dh; ++d) {
+                    s += dzi[d] * vj[d];
+                    accumulate<kMasked>(dvj[d], p[j] * dzi[d], on);
+                }
+                dp[j] = s;
+                p_dot_dp += p[j] * s;
+            }
+            // softmax backward: dlogit_j = p_j (dp_j - sum_k p_k dp_k)
+            const V* qi = g.Q + i * Dh;
+            V* dqi = g.dQ + i * Dh;
+            for (int j = 0; j <= i; ++j) {
+                const V dlogit = p[j] * (dp[j] - p_dot_dp) * scale;
+                const V* kj = g.K + j * Dh;
+                V* dkj = g.dK + j * Dh;
+                for (int d = 0; d < Dh; ++d) {
+                    accumulate<kMasked>(dqi[d], dlogit * kj[d], on);
+                    accumulate<kMasked>(dkj[d], dlogit * qi[d], on);
+                }
+            }
+        }
+        scatter<W>(dq, g.dQ, b, T, row, h, Dh);
+        scatter<W>(dk, g.dK, b, T, row, h, Dh);
+        scatter<W>(dv, g.dV, b, T, row, h, Dh);
+    }
+}
+
+// All B sequences: groups of W lanes, the rest one at a time (the same operations).
+template <int W, int kDh>
+[[gnu::always_inline]] inline void forward_lanes(real* z, real* pattern, const real* q, const real* k, const real* v,
+                                                 int B, int T, int H, int Dh, real scale, const real* query_mask,
+                                                 real* scratch) {
+    int b = 0;
+    for (; b + W <= B; b += W) forward_group<W, kDh>(z, pattern, q, k, v, b, T, H, Dh, scale, query_mask, scratch);
+    for (; b < B; ++b) forward_group<1, kDh>(z, pattern, q, k, v, b, T, H, Dh, scale, query_mask, scratch);
+}
+
+template <int W, int kDh>
+[[gnu::always_inline]] inline void backward_lanes(real* dq, real* dk, real* dv, const real* dz, const real* pattern,
+                                                  const real* q, const real* k, const real* v, int B, int T, int H,
+                                                  int Dh, real scale, const real* query_mask, real* scratch) {
+    int b = 0;
+    if (query_mask) {
+        for (; b + W <= B; b += W)
+            backward_group<W, kDh, true>(dq, dk, dv, dz, pattern, q, k, v, b, T, H, Dh, scale, query_mask, scratch);
+        for (; b < B; ++b)
+            backward_group<1, kDh, true>(dq, dk, dv, dz, pattern, q, k, v, b, T, H, Dh, scale, query_mask, scratch);
+    } else {
+        for (; b + W <= B; b += W)
+            backward_group<W, kDh, false>(dq, dk, dv, dz, pattern, q, k, v, b, T, H, Dh, scale, query_mask, scratch);
+        for (; b < B; ++b)
+            backward_group<1, kDh, false>(dq, dk, dv, dz, pattern, q, k, v, b, T, H, Dh, scale, query_mask, scratch);
+    }
+}
+
+// Head sizes known at compile time get fully unrolled inner loops (kDh = 0: any).
+#define CTR_DISPATCH_DHEAD(fn, W, Dh, ...)               \
+    switch (Dh) {                                        \
+        case 1: return fn<W, 1>(__VA_ARGS__);            \
+        case 2: return fn<W, 2>(__VA_ARGS__);            \
+        case 4: return fn<W, 4>(__VA_ARGS__);            \
+        case 8: return fn<W, 8>(__VA_ARGS__);            \
+        case 16: return fn<W, 16>(__VA_ARGS__);          \
+        default: return fn<W, 0>(__VA_ARGS__);           \
+    }
+
+#define CTR_FORWARD_ARGS real *z, real *pattern, const real *q, const real *k, const real *v, int B, int T, int H, int Dh, \
+                         real scale, const real *query_mask, real *scratch
+#define CTR_BACKWARD_ARGS real *dq, real *dk, real *dv, const real *dz, const real *pattern, const real *q, \
+                          const real *k, const real *v, int B, int T, int H, int Dh, real scale,             \
+                          const real *query_mask, real *scratch
+
+// One entry point per instruction set; the same source in each.
+#define CTR_DEFINE_LEVEL(name, target, bytes)                                                                       \
+    target void forward_##name(CTR_FORWARD_ARGS) {                                                                  \
+        CTR_DISPATCH_DHEAD(forward_lanes, (bytes) / sizeof(real), Dh, z, pattern, q, k, v, B, T, H, Dh, scale,    \
+                           query_mask, scratch)                                                                    \
+    }                                                                                                               \
+    target void backward_##name(CTR_BACKWARD_ARGS) {                                                                \
+        CTR_DISPATCH_DHEAD(backward_lanes, (bytes) / sizeof(real), Dh, dq, dk, dv, dz, pattern, q, k, v, B, T, H, \
+                           Dh, scale, query_mask, scratch)                                                         \
+    }
+
+CTR_DEFINE_LEVEL(scalar, , sizeof(real))
+#if defined(__x86_64__) && defined(__GNUC__)
+CTR_DEFINE_LEVEL(sse2, , 16)
+CTR_DEFINE_LEVEL(avx2, __attribute__((target("avx2"))), 32)
+CTR_DEFINE_LEVEL(avx512, __attribute__((target("avx512f"))), 64)
+#endif
+
+}  // namespace
+
+size_t attention_scratch_size(int T, int Dh) {
+    return (7 * static_cast<size_t>(T) * Dh + 2 * static_cast<size_t>(T)) * kMaxLanes + kMaxLanes;
+}
+
+void attention_forward(real* z, real* pattern, const real* q, const real* k, const real* v, int B, int T, int H,
+                       int Dh, real scale, const real* query_mask, real* scratch) {
+    std::vector<real> own;
+    if (!scratch) {
+        own.resize(attention_scratch_size(T, Dh));
+        scratch = own.data();
+    }
+    switch (simd_level()) {
+#if defined(__x86_64__) && defined(__GNUC__)
+        case SimdLevel::avx512: return forward_avx512(z, pattern, q, k, v, B, T, H, Dh, scale, query_mask, scratch);
+        case SimdLevel::avx2: return forward_avx2(z, pattern, q, k, v, B, T, H, Dh, scale, query_mask, scratch);
+        case SimdLevel::sse2: return forward_sse2(z, pattern, q, k, v, B, T, H, Dh, scale, query_mask, scratch);
+#endif
+        default: return forward_scalar(z, pattern, q, k, v, B, T, H, Dh, scale, query_mask, scratch);
+    }
+}
+
+void attention_backward(real* dq, real* dk, real* dv, const real* dz, const real* pattern, const real* q,
+                        const real* k, const real* v, int B, int T, int H, int Dh, real scale,
+                        const real* query_mask, real* scratch) {
+    std::vector<real> own;
+    if (!scratch) {
+        own.resize(attention_scratch_size(T, Dh));
+        scratch = own.data();
+    }
+    switch (simd_level()) {
+#if defined(__x86_64__) && defined(__GNUC__)
+        case SimdLevel::avx512:
+            return backward_avx512(dq, dk, dv, dz, pattern, q, k, v, B, T, H, Dh, scale, query_mask, scratch);
+        case SimdLevel::avx2:
+            return backward_avx2(dq, dk, dv, dz, pattern, q, k, v, B, T, H, Dh, scale, query_mask, scratch);
+        case SimdLevel::sse2:
+            return backward_sse2(dq, dk, dv, dz, pattern, q, k, v, B, T, H, Dh, scale, query_mask, scratch);
+#endif
+        default: return backward_scalar(dq, dk, dv, dz, pattern, q, k, v, B, T, H, Dh, scale, query_mask, scratch);
+    }
+}
+
+}  // namespace ctr

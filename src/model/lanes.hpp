@@ -1,0 +1,101 @@
+#pragma once
+// Lanes: W values of one type side by side in a GCC vector (vector_size), with the
+// elementwise IEEE arithmetic the scalar code does. The kernels written on them
+// (src/model/attention.cpp) run one sequence per lane, each lane doing exactly the
+// scalar code's operations in the scalar code's order, so every width gives the same
+// bits. The vector width is a compiler detail: a 64-byte vector compiled for SSE2
+// becomes four 16-byte operations with the same results.
+//
+// exp_lanes is the model's exp, also used one value at a time (exp_real): range
+// reduction x = n ln2 + r with |r| <= ln2/2 (Cody-Waite, ln2 in two parts), the Taylor
+// polynomial of e^r to degree 13 (degree 7 in float), and 2^n built in the exponent
+// bits, in two halves so that results down into the subnormals are right. Within one
+// ulp of the exact value (tests/test_exp.cpp); no table, no branch, NaN propagates.
+#include <cstdint>
+
+#include "util/real.hpp"
+
+namespace ctr {
+
+template <class T, int W>
+struct LaneTypes {
+    typedef T type __attribute__((vector_size(sizeof(T) * W)));
+};
+template <class T, int W>
+using Lanes = typename LaneTypes<T, W>::type;
+
+template <class V, class T>
+[[gnu::always_inline]] inline V splat(T x) {
+    return V{} + x;
+}
+
+template <class T>
+struct ExpConstants;
+
+template <>
+struct ExpConstants<double> {
+    using Int = int64_t;
+    static constexpr int kMantBits = 52, kBias = 1023;
+    static constexpr double kLo = -746.0, kHi = 710.0;  // exp rounds to 0 below, overflows above
+    static constexpr double kLog2e = 1.4426950408889634;
+    static constexpr double kLn2Hi = 0.6931471803691238;  // 0x3fe62e42fee00000: n * kLn2Hi is exact
+    static constexpr double kLn2Lo = 1.9082149292705877e-10;
+    static constexpr double kRound = 6755399441055744.0;  // 1.5 * 2^52: adding it rounds to an integer
+    static constexpr int kDegree = 13;
+    static constexpr double kInvFact[kDegree + 1] = {1.0,
+                                                     1.0,
+                                                     0.5,
+                                                     0.16666666666666666,
+                                                     0.041666666666666664,
+                                                     0.008333333333333333,
+                                                     0.001388888888888889,
+                                                     0.0001984126984126984,
+                                                     2.48015873015873e-05,
+                                                     2.7557319223985893e-06,
+                                                     2.755731922398589e-07,
+                                                     2.505210838544172e-08,
+                                                     2.08767569878681e-09,
+                                                     1.6059043836821613e-10};
+};
+
+template <>
+struct ExpConstants<float> {
+    using Int = int32_t;
+    static constexpr int kMantBits = 23, kBias = 127;
+    static constexpr float kLo = -104.0f, kHi = 89.0f;
+    static constexpr float kLog2e = 1.44269504f;
+    static constexpr float kLn2Hi = 0.693359375f;
+    static constexpr float kLn2Lo = -2.12194440e-4f;
+    static constexpr float kRound = 12582912.0f;  // 1.5 * 2^23
+    static constexpr int kDegree = 7;
+    static constexpr float kInvFact[kDegree + 1] = {1.0f,      1.0f,       0.5f,          0.16666667f,
+                                                    0.041666668f, 0.008333334f, 0.0013888889f, 0.0001984127f};
+};
+
+template <class T, int W>
+[[gnu::always_inline]] inline Lanes<T, W> exp_lanes(Lanes<T, W> x) {
+    using C = ExpConstants<T>;
+    using V = Lanes<T, W>;
+    using I = Lanes<typename C::Int, W>;
+    x = x < C::kLo ? splat<V>(C::kLo) : x;  // comparisons are false for NaN: it passes through
+    x = x > C::kHi ? splat<V>(C::kHi) : x;
+    const V t = x * C::kLog2e + C::kRound;
+    const V n = t - C::kRound;                               // round(x / ln2), exactly
+    const I ni = (I)t - (I)splat<V>(C::kRound);              // the same integer, from the bits
+    const V r = (x - n * C::kLn2Hi) - n * C::kLn2Lo;         // |r| <= ln2 / 2
+    V p = splat<V>(C::kInvFact[C::kDegree]);
+    for (int i = C::kDegree - 1; i >= 2; --i) p = p * r + C::kInvFact[i];
+    const V e = (r + (r * r) * p) + T(1);                    // e^r
+    const I n1 = ni >> 1, n2 = ni - n1;                      // 2^n = 2^n1 * 2^n2, each a normal number
+    const V s1 = (V)((n1 + C::kBias) << C::kMantBits);
+    const V s2 = (V)((n2 + C::kBias) << C::kMantBits);
+    return (e * s1) * s2;
+}
+
+// The model's exp for one value: the same operations as every lane of exp_lanes.
+inline real exp_real(real x) {
+    const Lanes<real, 1> v = {x};
+    return exp_lanes<real, 1>(v)[0];
+}
+
+}  // namespace ctr
