@@ -58,6 +58,10 @@ def _py(value):
     return value
 
 
+def _is_scale(ds):
+    return bool(h5py.h5ds.is_scale(ds.id))
+
+
 def _attrs(obj):
     return {k: _py(v) for k, v in obj.attrs.items()}
 
@@ -85,8 +89,8 @@ def _series_group(group, rows, steps, skip=()):
     flush apart), with `step` as dimension and coordinate."""
     data = {}
     for name, ds in group.items():
-        if not isinstance(ds, h5py.Dataset) or name in skip or name == "step":
-            continue
+        if not isinstance(ds, h5py.Dataset) or name in skip or name == "step" or _is_scale(ds):
+            continue  # dimension scales (format 2) become the coordinates
         dims = ["step"] + _axes(ds)[1:]
         data[name] = (dims, ds[:rows])
     return xr.Dataset(data, coords={"step": steps})
@@ -123,7 +127,7 @@ class Run:
     eval        the evaluation set like probe, or None when the file does not store it
     checkpoint  {"step": int, "params": {name: torch tensor}} of the latest checkpoint, or None
     verdict     the /verdict attributes (dict), or None for an unfinished run
-    emergence   {"catch"|"tag"|"release"|"solved": {"measured", "first", "held_from",
+    emergence   {"catch"|"tag"|"release"|"solved": {"measured", "first", "held_from", "lost",
                 "switches", "held_at_end"}} (see emergence())
     """
     path: str
@@ -148,7 +152,7 @@ class Run:
 def _batch_group(group):
     data = {}
     for name, ds in group.items():
-        if isinstance(ds, h5py.Dataset):
+        if isinstance(ds, h5py.Dataset) and not _is_scale(ds):
             data[name] = (_axes(ds), ds[()])
     return xr.Dataset(data)
 
@@ -206,21 +210,19 @@ def load_run(path, activations=True):
 
 
 def _stored_emergence(f):
-    """Emergence as the file records it (format 2: group /verdict/emergence, one
-    subgroup per quantity), or None."""
-    if "verdict" not in f or "emergence" not in f["verdict"]:
+    """Emergence as the file records it (format 2: attributes `<name>_emergence`, a word,
+    and `<name>_first_step`, `_held_from_step`, `_lost_step`, `_switches`,
+    `_held_at_end` of /verdict), or None."""
+    if "verdict" not in f or "catch_emergence" not in f["verdict"].attrs:
         return None
+    a = _attrs(f["verdict"])
     out = {}
     for name in EMERGENCE_NAMES:
-        a = _attrs(f["verdict/emergence"][name])
-        measured = bool(a["measured"])
-        out[name] = {
-            "measured": measured,
-            "first": a["first"] if measured and a["first"] >= 0 else None,
-            "held_from": a["held_from"] if measured and a["held_from"] >= 0 else None,
-            "switches": a["switches"] if measured else None,
-            "held_at_end": bool(a["held_at_end"]) if measured else None,
-        }
+        measured = a[f"{name}_emergence"] != "not measured"
+        step = lambda key: a[f"{name}_{key}"] if measured and a[f"{name}_{key}"] >= 0 else None  # noqa: E731
+        out[name] = {"measured": measured, "first": step("first_step"), "held_from": step("held_from_step"),
+                     "lost": step("lost_step"), "switches": a[f"{name}_switches"] if measured else None,
+                     "held_at_end": bool(a[f"{name}_held_at_end"]) if measured else None}
     return out
 
 
@@ -232,19 +234,23 @@ def crossings(steps, holds):
     """Emergence of one condition over a series: `holds` a boolean per step (NaN counts
     as not holding). Returns {"measured": True, "first": first step it held or None,
     "held_from": the step from which it held through the last one or None,
+    "lost": the step from which it no longer held, having held before, or None,
     "switches": how many times it changed between consecutive steps,
-    "held_at_end": bool}; {"measured": False, ... None} for an empty series."""
+    "held_at_end": bool}; {"measured": False, others None} for an empty series."""
     steps = np.asarray(steps)
     holds = np.asarray(holds, dtype=bool)
     if steps.size == 0:
-        return {"measured": False, "first": None, "held_from": None, "switches": None, "held_at_end": None}
-    on = np.flatnonzero(holds)
-    held_from = None
+        return {"measured": False, "first": None, "held_from": None, "lost": None, "switches": None,
+                "held_at_end": None}
+    on, off = np.flatnonzero(holds), np.flatnonzero(~holds)
+    held_from = lost = None
     if holds[-1]:
-        off = np.flatnonzero(~holds)
         held_from = int(steps[off[-1] + 1]) if off.size else int(steps[0])
+    elif on.size:
+        lost = int(steps[on[-1] + 1])
     return {"measured": True, "first": int(steps[on[0]]) if on.size else None, "held_from": held_from,
-            "switches": int(np.count_nonzero(holds[1:] != holds[:-1])), "held_at_end": bool(holds[-1])}
+            "lost": lost, "switches": int(np.count_nonzero(holds[1:] != holds[:-1])),
+            "held_at_end": bool(holds[-1])}
 
 
 def emergence(run):

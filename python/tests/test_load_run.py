@@ -154,13 +154,17 @@ class Crossings(unittest.TestCase):
     def test_never_formed_lost_and_regained(self):
         steps = [0, 10, 20, 30, 40, 50]
         self.assertEqual(ctr.crossings(steps, [0, 0, 0, 0, 0, 0]),
-                         {"measured": True, "first": None, "held_from": None, "switches": 0, "held_at_end": False})
+                         {"measured": True, "first": None, "held_from": None, "lost": None, "switches": 0,
+                          "held_at_end": False})
         self.assertEqual(ctr.crossings(steps, [0, 1, 1, 0, 1, 1]),
-                         {"measured": True, "first": 10, "held_from": 40, "switches": 3, "held_at_end": True})
+                         {"measured": True, "first": 10, "held_from": 40, "lost": None, "switches": 3,
+                          "held_at_end": True})
         self.assertEqual(ctr.crossings(steps, [0, 1, 0, 1, 1, 0]),
-                         {"measured": True, "first": 10, "held_from": None, "switches": 4, "held_at_end": False})
+                         {"measured": True, "first": 10, "held_from": None, "lost": 50, "switches": 4,
+                          "held_at_end": False})
         self.assertEqual(ctr.crossings(steps, [1, 1, 1, 1, 1, 1]),
-                         {"measured": True, "first": 0, "held_from": 0, "switches": 0, "held_at_end": True})
+                         {"measured": True, "first": 0, "held_from": 0, "lost": None, "switches": 0,
+                          "held_at_end": True})
         self.assertEqual(ctr.crossings([], [])["measured"], False)
         self.assertEqual(ctr.crossings([0, 1], [np.nan >= 1, True])["first"], 1)
 
