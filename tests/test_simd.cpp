@@ -10,6 +10,7 @@
 
 #include "model/attention.hpp"
 #include "model/lanes.hpp"
+#include "model/matmul.hpp"
 #include "model/simd.hpp"
 #include "model/transformer.hpp"
 #include "model_variants.hpp"
@@ -196,4 +197,65 @@ TEST_CASE("SIMD levels: names parse, unavailable ones are refused", "[simd]") {
     if (simd_best() != SimdLevel::avx512) CHECK_THROWS_AS(set_simd_level(SimdLevel::avx512), std::invalid_argument);
     set_simd_level(SimdLevel::scalar);
     CHECK(simd_level() == SimdLevel::scalar);
+}
+
+TEST_CASE("wide linear products: the plain sequential sums, at every vector width", "[simd][determinism]") {
+    LevelGuard guard;
+    // Sizes no vector width divides, strided rows, and both accumulate modes.
+    const int N = 13, C = 7, OC = 37, is = 9, os = 41;
+    std::mt19937_64 rng(3);
+    std::normal_distribution<double> normal(0.0, 1.0);
+    auto draw = [&](size_t n) {
+        std::vector<real> v(n);
+        for (real& e : v) e = static_cast<real>(normal(rng));
+        return v;
+    };
+    const std::vector<real> x = draw(static_cast<size_t>(N) * is), W = draw(static_cast<size_t>(C) * OC),
+                            bias = draw(OC), dout = draw(static_cast<size_t>(N) * os),
+                            out0 = draw(static_cast<size_t>(N) * os), dx0 = draw(static_cast<size_t>(N) * is),
+                            dW0 = draw(static_cast<size_t>(C) * OC), db0 = draw(OC);
+    // The definition (model/matmul.hpp), one element at a time.
+    std::vector<real> out_ref = out0, dx_ref = dx0, dW_ref = dW0, db_ref = db0;
+    for (int n = 0; n < N; ++n)
+        for (int j = 0; j < OC; ++j) {
+            real s = 0;
+            for (int k = 0; k < C; ++k) s += x[n * is + k] * W[k * OC + j];
+            out_ref[n * os + j] = out_ref[n * os + j] + s + bias[j];
+        }
+    for (int n = 0; n < N; ++n)
+        for (int c = 0; c < C; ++c) {
+            real s = 0;
+            for (int j = 0; j < OC; ++j) s += dout[n * os + j] * W[c * OC + j];
+            dx_ref[n * is + c] += s;
+        }
+    for (int c = 0; c < C; ++c)
+        for (int j = 0; j < OC; ++j) {
+            real s = 0;
+            for (int n = 0; n < N; ++n) s += x[n * is + c] * dout[n * os + j];
+            dW_ref[c * OC + j] += s;
+        }
+    for (int j = 0; j < OC; ++j) {
+        real s = 0;
+        for (int n = 0; n < N; ++n) s += dout[n * os + j];
+        db_ref[j] += s;
+    }
+    for (SimdLevel l : available_levels()) {
+        set_simd_level(l);
+        INFO("level " << simd_name(l));
+        std::vector<real> out = out0, dx = dx0, dW = dW0, db = db0;
+        matmul_forward(out.data(), os, x.data(), is, W.data(), bias.data(), N, C, OC, true);
+        matmul_backward(dx.data(), is, dW.data(), db.data(), dout.data(), os, x.data(), W.data(), N, C, OC);
+        CHECK(same_bits(out, out_ref));
+        CHECK(same_bits(dx, dx_ref));
+        CHECK(same_bits(dW, dW_ref));
+        CHECK(same_bits(db, db_ref));
+        std::vector<real> fresh = out0;  // overwrite mode, no bias: the columns outside OC stay
+        matmul_forward(fresh.data(), os, x.data(), is, W.data(), nullptr, N, C, OC, false);
+        for (int n = 0; n < N; ++n) {
+            CHECK(fresh[n * os + OC] == out0[n * os + OC]);
+            real s = 0;
+            for (int k = 0; k < C; ++k) s += x[n * is + k] * W[k * OC + 3];
+            CHECK(fresh[n * os + 3] == s);
+        }
+    }
 }

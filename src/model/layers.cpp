@@ -1,6 +1,7 @@
 #include "model/layers.hpp"
 
 #include "model/lanes.hpp"
+#include "model/matmul.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -15,7 +16,7 @@ namespace ctr {
 // With narrow inputs and outputs (the paper's d_model = d_head = 2) a GEMM spends its
 // time packing and looping over tiny blocks; plain loops with both widths known at
 // compile time are several times faster there (docs/performance.md). kOC = 0: the
-// output width is known only at run time. Wider inputs go to Eigen.
+// output width is known only at run time. Wider inputs go to model/matmul.cpp.
 template <int kC, int kOC>
 void linear_forward_narrow(real* __restrict out, int out_stride, const real* __restrict inp, int in_stride,
                            const real* __restrict W, const real* __restrict bias, int N, int oc, bool accumulate) {
@@ -100,30 +101,14 @@ void linear_forward(real* out, int out_stride, const real* inp, int in_stride, c
                     const real* bias, int N, int C, int OC, bool accumulate) {
     if (const LinearForwardFn narrow = narrow_forward_for(C, OC))
         return narrow(out, out_stride, inp, in_stride, W, bias, N, OC, accumulate);
-    StridedMatMap o(out, N, OC, Eigen::OuterStride<>(out_stride));
-    ConstStridedMatMap x(inp, N, C, Eigen::OuterStride<>(in_stride));
-    ConstMatMap w(W, C, OC);
-    if (accumulate)
-        o.noalias() += x * w;
-    else
-        o.noalias() = x * w;
-    if (bias) o.rowwise() += Eigen::Map<const Eigen::Matrix<real, 1, Eigen::Dynamic>>(bias, OC);
+    matmul_forward(out, out_stride, inp, in_stride, W, bias, N, C, OC, accumulate);
 }
 
 void linear_backward(real* dinp, int in_stride, real* dW, real* dbias, const real* dout,
                      int out_stride, const real* inp, const real* W, int N, int C, int OC) {
     if (const LinearBackwardFn narrow = narrow_backward_for(C, OC))
         return narrow(dinp, in_stride, dW, dbias, dout, out_stride, inp, W, N, OC);
-    ConstStridedMatMap dout_m(dout, N, OC, Eigen::OuterStride<>(out_stride));
-    ConstStridedMatMap x(inp, N, C, Eigen::OuterStride<>(in_stride));
-    ConstMatMap w(W, C, OC);
-    if (dinp) {
-        StridedMatMap dx(dinp, N, C, Eigen::OuterStride<>(in_stride));
-        dx.noalias() += dout_m * w.transpose();
-    }
-    MatMap(dW, C, OC).noalias() += x.transpose() * dout_m;
-    if (dbias)
-        Eigen::Map<Eigen::Matrix<real, 1, Eigen::Dynamic>>(dbias, OC) += dout_m.colwise().sum();
+    matmul_backward(dinp, in_stride, dW, dbias, dout, out_stride, inp, W, N, C, OC);
 }
 
 // ----------------------------------------------------------------------------
