@@ -108,9 +108,9 @@ std::vector<BenchConfig> configs() {
     larger.model.d_model = 64;
     larger.model.d_head = 16;
     larger.model.d_mlp = 256;
-    larger.model.act = "gelu";
-    larger.model.norm = "layernorm";
-    larger.model.attn_scale = "inv_sqrt_d_head";
+    larger.model.act = ctr::Activation::kGelu;
+    larger.model.norm = ctr::Norm::kLayerNorm;
+    larger.model.attn_scale = ctr::AttnScale::kInvSqrtDHead;
     larger.task.seq_len = 64;
     c.push_back(larger);
     return c;
@@ -120,8 +120,8 @@ std::string describe(const BenchConfig& c, size_t n_params) {
     const ctr::ModelConfig& m = c.model;
     char buf[256];
     std::snprintf(buf, sizeof buf, "L=%d H=%d D=%d Dh=%d M=%d %s norm=%s scale=%s pos=%s | B=%d T=%d | %zu params",
-                  m.n_layers, m.n_heads, m.d_model, m.d_head, m.d_mlp, m.d_mlp ? m.act.c_str() : "attn-only",
-                  m.norm.c_str(), m.attn_scale.c_str(), m.positions.c_str(), c.batch, c.task.seq_len, n_params);
+                  m.n_layers, m.n_heads, m.d_model, m.d_head, m.d_mlp, m.d_mlp ? ctr::name_of(m.act).data() : "attn-only",
+                  ctr::name_of(m.norm).data(), ctr::name_of(m.attn_scale).data(), ctr::name_of(m.positions).data(), c.batch, c.task.seq_len, n_params);
     return buf;
 }
 

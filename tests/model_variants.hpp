@@ -27,7 +27,7 @@ inline std::vector<Variant> model_variants(int seq_len) {
     v.push_back({"paper minimal", m, t});
     {
         Variant x{"minimal, loss after sep", m, t};
-        x.task.supervise = "after_sep";
+        x.task.supervise = ctr::Supervise::kAfterSep;
         v.push_back(x);
     }
     {
@@ -37,12 +37,12 @@ inline std::vector<Variant> model_variants(int seq_len) {
         x.model.d_model = 4;
         x.model.d_head = 3;
         x.model.d_mlp = 5;
-        x.model.norm = "layernorm";
+        x.model.norm = ctr::Norm::kLayerNorm;
         x.model.qk_norm = true;
         x.model.attn_bias = true;
-        x.model.positions = "learned";
+        x.model.positions = ctr::Positions::kLearned;
         x.task.bos = true;
-        x.task.supervise = "after_sep";
+        x.task.supervise = ctr::Supervise::kAfterSep;
         v.push_back(x);
     }
     {
@@ -50,16 +50,16 @@ inline std::vector<Variant> model_variants(int seq_len) {
         x.model.n_heads = 2;
         x.model.d_model = 4;
         x.model.d_mlp = 3;
-        x.model.act = "relu";
-        x.model.norm = "rmsnorm";
-        x.model.attn_scale = "inv_sqrt_d_head";
-        x.model.positions = "sinusoidal";
+        x.model.act = ctr::Activation::kRelu;
+        x.model.norm = ctr::Norm::kRmsNorm;
+        x.model.attn_scale = ctr::AttnScale::kInvSqrtDHead;
+        x.model.positions = ctr::Positions::kSinusoidal;
         v.push_back(x);
     }
     {
         Variant x{"qk-norm alone, uniform numbers", m, t};
         x.model.qk_norm = true;
-        x.task.numbers = "uniform";
+        x.task.numbers = ctr::NumberDist::kUniform;
         v.push_back(x);
     }
     return v;

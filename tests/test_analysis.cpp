@@ -192,7 +192,7 @@ TEST_CASE("compute_mechanism agrees with catch and release recomputed from the r
         w.model.n_heads = 2;
         w.model.d_model = 4;
         w.model.d_head = 3;
-        w.model.norm = "layernorm";
+        w.model.norm = Norm::kLayerNorm;
         w.task.bos = true;
         w.task.seq_len = 11;
         cases.push_back(w);

@@ -11,6 +11,7 @@
 #include <iterator>
 #include <limits>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,15 @@ struct Fixture {
     Batch batch;
 };
 
+// A config option stored in the fixture by its YAML spelling.
+template <class E>
+E option(const FixtureFile& f, const char* name) {
+    const std::string text = f.attr_string(name);
+    const std::optional<E> e = enum_from_name<E>(text);
+    if (!e) throw std::runtime_error(std::string("fixture attribute ") + name + ": unknown value '" + text + "'");
+    return *e;
+}
+
 Fixture load_fixture(const FixtureFile& f) {
     Fixture x;
     ModelConfig& m = x.model;
@@ -45,17 +55,17 @@ Fixture load_fixture(const FixtureFile& f) {
     m.d_model = static_cast<int>(f.attr_int("d_model"));
     m.d_head = static_cast<int>(f.attr_int("d_head"));
     m.d_mlp = static_cast<int>(f.attr_int("d_mlp"));
-    m.act = f.attr_string("act");
-    m.norm = f.attr_string("norm");
+    m.act = option<Activation>(f, "act");
+    m.norm = option<Norm>(f, "norm");
     m.qk_norm = f.attr_int("qk_norm") != 0;
-    m.attn_scale = f.attr_string("attn_scale");
+    m.attn_scale = option<AttnScale>(f, "attn_scale");
     m.attn_bias = f.attr_int("attn_bias") != 0;
-    m.positions = f.attr_string("positions");
+    m.positions = option<Positions>(f, "positions");
     TaskConfig& t = x.task;
     t.seq_len = static_cast<int>(f.attr_int("seq_len"));
     t.bos = f.attr_int("bos") != 0;
-    t.supervise = f.attr_string("supervise");
-    if (f.has_attr("numbers")) t.numbers = f.attr_string("numbers");
+    t.supervise = option<Supervise>(f, "supervise");
+    if (f.has_attr("numbers")) t.numbers = option<NumberDist>(f, "numbers");
     if (f.has_attr("min_before_sep")) t.min_before_sep = static_cast<int>(f.attr_int("min_before_sep"));
     if (f.has_attr("min_after_sep")) t.min_after_sep = static_cast<int>(f.attr_int("min_after_sep"));
 
@@ -139,7 +149,7 @@ std::map<std::string, Hook> cpp_hooks(const Transformer& model) {
         }
         h[p + "hook_resid_post"] = {b.resid_post.data(), {B, T, D}};
     }
-    if (c.norm != "none") h["ln_final.hook_normalized"] = {a.ln_final.data(), {B, T, D}};
+    if (c.norm != Norm::kNone) h["ln_final.hook_normalized"] = {a.ln_final.data(), {B, T, D}};
     return h;
 }
 
@@ -187,7 +197,7 @@ TEST_CASE("PyTorch fixtures follow the task definition", "[fixtures]") {
                     const int want_kind = t == s ? kSep : (x.task.bos && t == 0 ? kBos : kNumber);
                     CHECK(b.kind[row + t] == want_kind);
                     if (want_kind != kNumber) CHECK(b.value[row + t] == 0);
-                    const bool supervised = t > s && (x.task.supervise == "after_sep" || t == b.T - 1);
+                    const bool supervised = t > s && (x.task.supervise == Supervise::kAfterSep || t == b.T - 1);
                     CHECK(b.weight[row + t] == Approx(supervised ? 1.0 / count : 0.0).margin(1e-15));
                     if (t > s) {
                         sum += b.value[row + t];

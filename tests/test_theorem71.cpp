@@ -33,7 +33,7 @@ double construction_loss(const ModelConfig& mc, const TaskConfig& tc, double s_t
 TEST_CASE("theorem71: the error falls monotonically to 0 as s_tag grows", "[theorem71]") {
     const ModelConfig mc;
     TaskConfig tc;
-    tc.supervise = "after_sep";  // every position after [SEP], not only the last
+    tc.supervise = Supervise::kAfterSep;  // every position after [SEP], not only the last
     double prev = INFINITY;
     for (double s : {1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 10.0, 12.0}) {
         const double loss = construction_loss(mc, tc, s, 11);
@@ -63,7 +63,7 @@ TEST_CASE("theorem71: every shape init theorem71 accepts", "[theorem71]") {
         c.model.d_head = 3;
         c.model.n_layers = 4;
         c.model.attn_bias = true;
-        c.model.attn_scale = "inv_sqrt_d_head";
+        c.model.attn_scale = AttnScale::kInvSqrtDHead;
         cases.push_back(c);
     }
     {
@@ -74,15 +74,15 @@ TEST_CASE("theorem71: every shape init theorem71 accepts", "[theorem71]") {
     {
         Case c{"[BOS], uniform numbers, every position supervised", m, t};
         c.task.bos = true;
-        c.task.numbers = "uniform";
-        c.task.supervise = "after_sep";
+        c.task.numbers = NumberDist::kUniform;
+        c.task.supervise = Supervise::kAfterSep;
         cases.push_back(c);
     }
     {
         Case c{"[SEP] may come first, longer sequences", m, t};
         c.task.min_before_sep = 0;
         c.task.seq_len = 40;
-        c.task.supervise = "after_sep";
+        c.task.supervise = Supervise::kAfterSep;
         cases.push_back(c);
     }
     for (const Case& c : cases) {
@@ -103,7 +103,7 @@ TEST_CASE("theorem71: refuses shapes it cannot build", "[theorem71]") {
         if (which == 1) bad.d_model = 1;
         if (which == 2) bad.n_heads = 2;
         if (which == 3) bad.d_mlp = 4;
-        if (which == 4) bad.norm = "layernorm";
+        if (which == 4) bad.norm = Norm::kLayerNorm;
         ParamLayout l(bad, 16, false);
         CHECK_THROWS_AS(theorem71_params(l, bad, 10.0), std::invalid_argument);
     }

@@ -32,7 +32,7 @@ TEST_CASE("training is bit-identical whatever the thread count", "[threads][dete
         cfg.model.n_heads = 2;
         cfg.model.d_head = 4;
         cfg.model.d_mlp = 16;
-        cfg.model.norm = "layernorm";
+        cfg.model.norm = Norm::kLayerNorm;
         cfg.train.batch_size = 37;
     }
     const std::vector<real> one = train_with_threads(cfg, 1);

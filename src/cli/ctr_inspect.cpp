@@ -26,6 +26,12 @@ void appendf(std::string& out, const char* fmt, Args... args) {
     out += buf;
 }
 
+// An option's spelling as a C string for printf.
+template <class E>
+const char* name(E e) {
+    return name_of(e).data();  // EnumNames are string literals: NUL-terminated
+}
+
 // The whole report, printed only once it is complete (a retry must not repeat lines).
 std::string inspect(const std::string& path) {
     std::string out;
@@ -38,11 +44,11 @@ std::string inspect(const std::string& path) {
                 info.status == "running" ? "running (or stopped without a clean exit)" : info.status.c_str(),
                 info.git_describe.c_str(), info.created.c_str());
     appendf(out, "model: %d layers x %d heads, d_model %d, d_head %d, %s, norm %s%s, positions %s, init %s\n", m.n_layers,
-                m.n_heads, m.d_model, m.d_head, m.d_mlp > 0 ? ("MLP " + std::to_string(m.d_mlp) + " " + m.act).c_str() : "attention-only",
-                m.norm.c_str(), m.qk_norm ? " + qk-norm" : "", m.positions.c_str(), m.init.c_str());
+                m.n_heads, m.d_model, m.d_head, m.d_mlp > 0 ? ("MLP " + std::to_string(m.d_mlp) + " " + std::string(name_of(m.act))).c_str() : "attention-only",
+                name(m.norm), m.qk_norm ? " + qk-norm" : "", name(m.positions), name(m.init));
     appendf(out, "task: T %d%s, numbers %s, supervise %s;  train: %s lr %g wd %g, batch %d, %s, seed %llu\n",
-                cfg.task.seq_len, cfg.task.bos ? " with [BOS]" : "", cfg.task.numbers.c_str(), cfg.task.supervise.c_str(),
-                t.optimizer.c_str(), t.lr, t.weight_decay, t.batch_size,
+                cfg.task.seq_len, cfg.task.bos ? " with [BOS]" : "", name(cfg.task.numbers), name(cfg.task.supervise),
+                name(t.optimizer), t.lr, t.weight_decay, t.batch_size,
                 t.steps > 0 ? (std::to_string(t.steps) + " steps").c_str() : (std::to_string(t.epochs) + " epochs").c_str(),
                 static_cast<unsigned long long>(cfg.seed));
 

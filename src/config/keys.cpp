@@ -18,6 +18,19 @@ namespace ctr {
 namespace {
 
 #define CTR_KEY(member) #member, [](Config& c) -> FieldRef { return &c.member; }
+// For enum fields: the path, and the field read and written as an index into the
+// enum's spellings (EnumNames).
+#define CTR_ENUM_KEY(member)                                                                                  \
+    #member, EnumField {                                                                                      \
+        choices_of<decltype(std::declval<Config&>().member)>(),                                              \
+            [](const Config& c) { return static_cast<int>(c.member); },                                      \
+            [](Config& c, int v) { c.member = static_cast<decltype(std::declval<Config&>().member)>(v); }     \
+    }
+
+template <class E>
+std::vector<std::string> choices_of() {
+    return {EnumNames<E>::names.begin(), EnumNames<E>::names.end()};
+}
 
 constexpr int64_t kIntMax = INT_MAX;
 
@@ -59,15 +72,9 @@ KeySpec bool_key(const char* path, FieldRef (*f)(Config&), const char* doc) {
     k.doc = doc;
     return k;
 }
-KeySpec enum_key(const char* path, FieldRef (*f)(Config&), std::vector<std::string> choices, const char* doc) {
-    KeySpec k = make_key(path, KeyType::kEnum, f);
-    k.choices = std::move(choices);
-    k.doc = doc;
-    return k;
-}
-[[maybe_unused]] KeySpec string_key(const char* path, FieldRef (*f)(Config&), bool allow_empty, const char* doc) {
-    KeySpec k = make_key(path, KeyType::kString, f);
-    k.allow_empty = allow_empty;
+KeySpec enum_key(const char* path, EnumField field, const char* doc) {
+    KeySpec k = make_key(path, KeyType::kEnum, nullptr);
+    k.enum_field = std::move(field);
     k.doc = doc;
     return k;
 }
@@ -83,15 +90,15 @@ std::vector<KeySpec> build_table() {
         int_key(CTR_KEY(model.d_model), 1, kIntMax, "width of the residual stream"),
         int_key(CTR_KEY(model.d_head), 1, kIntMax, "width of each head's queries, keys and values"),
         int_key(CTR_KEY(model.d_mlp), 0, kIntMax, "hidden width of the MLP block; 0: attention-only blocks"),
-        enum_key(CTR_KEY(model.act), {"gelu", "relu"}, "MLP activation (used only when d_mlp > 0)"),
-        enum_key(CTR_KEY(model.norm), {"none", "layernorm", "rmsnorm"},
+        enum_key(CTR_ENUM_KEY(model.act), "MLP activation (used only when d_mlp > 0)"),
+        enum_key(CTR_ENUM_KEY(model.norm),
                  "pre-norm before each sub-block plus a final norm; none: no normalisation"),
         bool_key(CTR_KEY(model.qk_norm), "RMSNorm of queries and keys per head, learned gain over d_head"),
-        enum_key(CTR_KEY(model.attn_scale), {"none", "inv_sqrt_d_head"},
+        enum_key(CTR_ENUM_KEY(model.attn_scale),
                  "attention logit scale: none = softmax(QK^T) (paper), or 1/sqrt(d_head)"),
         bool_key(CTR_KEY(model.attn_bias), "biases b_Q, b_K, b_V, b_O"),
-        enum_key(CTR_KEY(model.positions), {"none", "learned", "sinusoidal"}, "positional encoding added to the embedding"),
-        enum_key(CTR_KEY(model.init), {"random", "theorem71"},
+        enum_key(CTR_ENUM_KEY(model.positions), "positional encoding added to the embedding"),
+        enum_key(CTR_ENUM_KEY(model.init),
                  "random: seeded PyTorch-style init; theorem71: the Theorem 7.1 construction"),
         real_key(CTR_KEY(model.init_tag_scale), gt(0), kUnbounded,
                  "tag scale s_tag of the theorem71 construction (its error falls as s_tag grows)"),
@@ -99,17 +106,17 @@ std::vector<KeySpec> build_table() {
         // ---- task
         int_key(CTR_KEY(task.seq_len), 2, kIntMax, "sequence length T, counting [SEP] (and [BOS])"),
         bool_key(CTR_KEY(task.bos), "put a [BOS] token at position 0"),
-        enum_key(CTR_KEY(task.numbers), {"normal", "uniform"}, "distribution of the numbers: N(0, 1) or U(-1, 1)"),
+        enum_key(CTR_ENUM_KEY(task.numbers), "distribution of the numbers: N(0, 1) or U(-1, 1)"),
         int_key(CTR_KEY(task.min_before_sep), 0, kIntMax, "numbers that must stand before [SEP]"),
         int_key(CTR_KEY(task.min_after_sep), 1, kIntMax, "numbers that must stand after [SEP]"),
-        enum_key(CTR_KEY(task.supervise), {"last", "after_sep"},
+        enum_key(CTR_ENUM_KEY(task.supervise),
                  "loss positions: the last one, or every position after [SEP]"),
         int_key(CTR_KEY(task.train_size), 0, kIntMax, "training sequences; 0: fresh sequences every step"),
         int_key(CTR_KEY(task.eval_size), 1, kIntMax, "held-out evaluation sequences"),
         int_key(CTR_KEY(task.probe_size), 1, kIntMax, "sequences in the fixed probe batch (mechanism metrics)"),
 
         // ---- train
-        enum_key(CTR_KEY(train.optimizer), {"adamw", "sgd"}, "optimizer"),
+        enum_key(CTR_ENUM_KEY(train.optimizer), "optimizer"),
         real_key(CTR_KEY(train.lr), gt(0), kUnbounded, "peak learning rate"),
         real_key(CTR_KEY(train.weight_decay), ge(0), kUnbounded, "weight decay on all parameters (decoupled for adamw)"),
         real_key(CTR_KEY(train.beta1), ge(0), lt(1), "AdamW first-moment decay"),
@@ -119,7 +126,7 @@ std::vector<KeySpec> build_table() {
         int_key(CTR_KEY(train.batch_size), 1, kIntMax, "sequences per step"),
         int_key(CTR_KEY(train.epochs), 0, kIntMax, "passes over the training set (used when steps = 0)"),
         int_key(CTR_KEY(train.steps), 0, kIntMax, "> 0: train this many steps instead of epochs"),
-        enum_key(CTR_KEY(train.schedule), {"constant", "cosine"},
+        enum_key(CTR_ENUM_KEY(train.schedule),
                  "learning-rate schedule; cosine: linear warm-up, then cosine decay to min_lr"),
         int_key(CTR_KEY(train.warmup_steps), 0, kIntMax, "linear warm-up steps (cosine schedule)"),
         real_key(CTR_KEY(train.min_lr), ge(0), kUnbounded, "floor of the cosine schedule"),
@@ -145,6 +152,7 @@ std::vector<KeySpec> build_table() {
 }
 
 #undef CTR_KEY
+#undef CTR_ENUM_KEY
 
 // Optimal string alignment distance (Levenshtein plus adjacent transpositions).
 size_t edit_distance(std::string_view a, std::string_view b) {
@@ -281,14 +289,14 @@ std::optional<std::string> nearest_key(std::string_view path) {
 }
 
 std::string key_value_text(const KeySpec& key, const Config& cfg) {
+    if (key.type == KeyType::kEnum) return key.enum_field.choices.at(key.enum_field.get(cfg));
     const FieldRef f = key.field(const_cast<Config&>(cfg));  // read only
     switch (key.type) {
         case KeyType::kInt: return std::to_string(*std::get<int*>(f));
         case KeyType::kUInt64: return std::to_string(*std::get<uint64_t*>(f));
         case KeyType::kDouble: return format_double(*std::get<double*>(f));
         case KeyType::kBool: return *std::get<bool*>(f) ? "true" : "false";
-        case KeyType::kEnum: return *std::get<std::string*>(f);
-        case KeyType::kString: return yaml_quote(*std::get<std::string*>(f));
+        case KeyType::kEnum: break;
     }
     return {};
 }
@@ -312,11 +320,11 @@ std::string key_expectation(const KeySpec& key) {
         }
         case KeyType::kBool: return "expected true or false";
         case KeyType::kEnum: {
+            const std::vector<std::string>& choices = key.enum_field.choices;
             std::string s = "expected one of ";
-            for (size_t i = 0; i < key.choices.size(); ++i) s += (i ? ", " : "") + key.choices[i];
+            for (size_t i = 0; i < choices.size(); ++i) s += (i ? ", " : "") + choices[i];
             return s;
         }
-        case KeyType::kString: return key.allow_empty ? "expected a string" : "expected a non-empty string";
     }
     return {};
 }
@@ -342,6 +350,13 @@ bool parse_number(std::string_view text, T& out) {
 
 std::optional<std::string> set_key_from_text(const KeySpec& key, Config& cfg, std::string_view text) {
     const std::string fail = key_expectation(key) + ", got " + quoted(text);
+    if (key.type == KeyType::kEnum) {
+        const std::vector<std::string>& choices = key.enum_field.choices;
+        const auto it = std::find(choices.begin(), choices.end(), text);
+        if (it == choices.end()) return fail;
+        key.enum_field.set(cfg, static_cast<int>(it - choices.begin()));
+        return std::nullopt;
+    }
     const FieldRef f = key.field(cfg);
     switch (key.type) {
         case KeyType::kInt: {
@@ -370,19 +385,14 @@ std::optional<std::string> set_key_from_text(const KeySpec& key, Config& cfg, st
             else return fail;
             return std::nullopt;
         }
-        case KeyType::kEnum:
-            if (std::find(key.choices.begin(), key.choices.end(), text) == key.choices.end()) return fail;
-            *std::get<std::string*>(f) = std::string(text);
-            return std::nullopt;
-        case KeyType::kString:
-            if (text.empty() && !key.allow_empty) return fail;
-            *std::get<std::string*>(f) = std::string(text);
-            return std::nullopt;
+        case KeyType::kEnum: break;
     }
     return fail;
 }
 
 std::optional<std::string> check_key_range(const KeySpec& key, const Config& cfg) {
+    // An enum holds one of its values by its type (the table's choices are all of them).
+    if (key.type == KeyType::kEnum) return std::nullopt;
     const FieldRef f = key.field(const_cast<Config&>(cfg));  // read only
     bool ok = true;
     switch (key.type) {
@@ -394,12 +404,7 @@ std::optional<std::string> check_key_range(const KeySpec& key, const Config& cfg
         case KeyType::kUInt64:
         case KeyType::kBool: break;
         case KeyType::kDouble: ok = double_in_range(key, *std::get<double*>(f)); break;
-        case KeyType::kEnum: {
-            const std::string& v = *std::get<std::string*>(f);
-            ok = std::find(key.choices.begin(), key.choices.end(), v) != key.choices.end();
-            break;
-        }
-        case KeyType::kString: ok = key.allow_empty || !std::get<std::string*>(f)->empty(); break;
+        case KeyType::kEnum: break;
     }
     if (ok) return std::nullopt;
     return key_expectation(key) + ", got " + quoted(key_value_text(key, cfg));
@@ -412,7 +417,6 @@ std::string key_type_name(const KeySpec& key) {
         case KeyType::kDouble: return "double";
         case KeyType::kBool: return "bool";
         case KeyType::kEnum: return "enum";
-        case KeyType::kString: return "string";
     }
     return {};
 }
@@ -429,7 +433,6 @@ std::string key_allowed_text(const KeySpec& key) {
         case KeyType::kUInt64: return "0 .. 2^64-1";
         case KeyType::kBool: return "true, false";
         case KeyType::kEnum: return e.substr(std::string("expected one of ").size());
-        case KeyType::kString: return key.allow_empty ? "any text" : "non-empty text";
     }
     return e;
 }
@@ -444,24 +447,6 @@ std::string config_keys_markdown() {
     std::string s = "| key | type | default | allowed | meaning |\n|---|---|---|---|---|\n";
     for (const KeySpec& k : config_keys()) s += key_doc_row(k) + "\n";
     return s;
-}
-
-std::string yaml_quote(std::string_view s) {
-    std::string out = "\"";
-    for (const char ch : s) {
-        const unsigned char c = static_cast<unsigned char>(ch);
-        if (ch == '"' || ch == '\\') {
-            out += '\\';
-            out += ch;
-        } else if (c < 0x20 || c == 0x7f) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\x%02x", c);
-            out += buf;
-        } else {
-            out += ch;
-        }
-    }
-    return out + "\"";
 }
 
 }  // namespace ctr

@@ -19,12 +19,18 @@ enum class KeyType {
     kUInt64,  // uint64_t, any value 0 .. 2^64-1
     kDouble,  // double, finite, within [lo, hi] with open or closed ends
     kBool,    // true | false
-    kEnum,    // std::string, one of choices
-    kString,  // std::string, free text (non-empty unless allow_empty)
+    kEnum,    // an enum of config.hpp, spelt as one of choices
 };
 
-// Where a key's value lives in a Config.
-using FieldRef = std::variant<int*, uint64_t*, double*, bool*, std::string*>;
+// Where a key's value lives in a Config (all types but kEnum).
+using FieldRef = std::variant<int*, uint64_t*, double*, bool*>;
+
+// A kEnum key's value, as the index of its spelling in choices (the enum's order).
+struct EnumField {
+    std::vector<std::string> choices;      // EnumNames<E>::names
+    int (*get)(const Config&) = nullptr;
+    void (*set)(Config&, int) = nullptr;
+};
 
 // One end of a real range.
 struct Bound {
@@ -36,11 +42,10 @@ struct Bound {
 struct KeySpec {
     std::string path;                     // dotted: "seed", "model.d_model"
     KeyType type = KeyType::kInt;
-    FieldRef (*field)(Config&) = nullptr; // accessor
+    FieldRef (*field)(Config&) = nullptr; // accessor; nullptr for kEnum
     int64_t int_lo = 0, int_hi = 0;       // kInt
     Bound lo{0, false, false}, hi{0, false, false};  // kDouble
-    std::vector<std::string> choices;     // kEnum
-    bool allow_empty = false;             // kString
+    EnumField enum_field;                 // kEnum
     std::string doc;                      // one line
 
     std::string section() const;  // "model" for "model.d_model", "" for "seed"
@@ -86,8 +91,5 @@ std::string key_allowed_text(const KeySpec& key);
 std::string key_doc_row(const KeySpec& key);
 // The whole markdown table (header + one row per key).
 std::string config_keys_markdown();
-
-// A double-quoted YAML scalar holding s (for kString values).
-std::string yaml_quote(std::string_view s);
 
 }  // namespace ctr

@@ -228,17 +228,17 @@ void validate_config(const Config& cfg, const std::string& source, const KeyOrig
     if (t.train_size > 0 && tr.batch_size > t.train_size)
         fail({"train.batch_size", "task.train_size"}, "expected batch_size <= train_size when train_size > 0");
     // A hand-built model may be run for 0 steps: the run file then holds its metrics.
-    if (tr.steps == 0 && tr.epochs == 0 && m.init != "theorem71")
+    if (tr.steps == 0 && tr.epochs == 0 && m.init != ModelInit::kTheorem71)
         fail({"train.steps", "train.epochs"},
              "nothing to train: expected steps > 0 or epochs > 0 (0 steps only with model.init theorem71)");
     if (t.train_size == 0 && tr.steps == 0)
         fail({"task.train_size", "train.steps"},
              "train_size = 0 (fresh sequences every step) has no epochs: expected steps > 0");
-    if (tr.schedule == "cosine" && tr.min_lr > tr.lr)
+    if (tr.schedule == LrSchedule::kCosine && tr.min_lr > tr.lr)
         fail({"train.min_lr", "train.lr"}, "expected min_lr <= lr for the cosine schedule");
-    if (m.init == "theorem71") {
-        const bool ok = m.n_layers >= 2 && m.d_model >= 2 && m.n_heads == 1 && m.d_mlp == 0 && m.norm == "none" &&
-                        !m.qk_norm && m.positions == "none";
+    if (m.init == ModelInit::kTheorem71) {
+        const bool ok = m.n_layers >= 2 && m.d_model >= 2 && m.n_heads == 1 && m.d_mlp == 0 && m.norm == Norm::kNone &&
+                        !m.qk_norm && m.positions == Positions::kNone;
         if (!ok)
             fail({"model.init", "model.n_layers", "model.d_model", "model.n_heads", "model.d_mlp", "model.norm",
                   "model.qk_norm", "model.positions"},

@@ -16,13 +16,13 @@ size_t ParamLayout::add(const std::string& name, std::vector<int> shape) {
 
 ParamLayout::ParamLayout(const ModelConfig& c, int n_ctx, bool bos) {
     const int D = c.d_model, H = c.n_heads, Dh = c.d_head, M = c.d_mlp;
-    const bool norm = c.norm != "none";
-    const bool norm_bias = c.norm == "layernorm";
+    const bool norm = c.norm != Norm::kNone;
+    const bool norm_bias = c.norm == Norm::kLayerNorm;
     w_num = add("embed.w_num", {D});
     b_num = add("embed.b_num", {D});
     e_sep = add("embed.e_sep", {D});
     e_bos = bos ? add("embed.e_bos", {D}) : kAbsent;
-    W_pos = c.positions == "learned" ? add("pos_embed.W_pos", {n_ctx, D}) : kAbsent;
+    W_pos = c.positions == Positions::kLearned ? add("pos_embed.W_pos", {n_ctx, D}) : kAbsent;
     for (int l = 0; l < c.n_layers; ++l) {
         const std::string p = "blocks." + std::to_string(l) + ".";
         BlockOffsets b;

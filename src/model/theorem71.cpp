@@ -22,8 +22,8 @@ namespace ctr {
 // Errors come from the leaks exp(-2 beta) (layer 1) and exp(-2 g (1+g)) or
 // exp(-2 (1+g)) (layer 2); beta = g = s_tag, so they vanish as s_tag grows.
 std::vector<real> theorem71_params(const ParamLayout& layout, const ModelConfig& cfg, double s_tag) {
-    if (!(cfg.n_layers >= 2 && cfg.d_model >= 2 && cfg.n_heads == 1 && cfg.d_mlp == 0 && cfg.norm == "none" &&
-          !cfg.qk_norm && cfg.positions == "none"))
+    if (!(cfg.n_layers >= 2 && cfg.d_model >= 2 && cfg.n_heads == 1 && cfg.d_mlp == 0 && cfg.norm == Norm::kNone &&
+          !cfg.qk_norm && cfg.positions == Positions::kNone))
         throw std::invalid_argument(
             "theorem71_params: needs n_layers >= 2, d_model >= 2, n_heads 1, d_mlp 0, norm none, no qk_norm, "
             "positions none");
@@ -31,7 +31,7 @@ std::vector<real> theorem71_params(const ParamLayout& layout, const ModelConfig&
     const int D = cfg.d_model, Dh = cfg.d_head;
     const double g = s_tag, beta = s_tag, mu = 1.0;
     // the kernel multiplies q.k by 1/sqrt(d_head) when asked; undo it in W_Q
-    const double qs = cfg.attn_scale == "inv_sqrt_d_head" ? std::sqrt(static_cast<double>(Dh)) : 1.0;
+    const double qs = cfg.attn_scale == AttnScale::kInvSqrtDHead ? std::sqrt(static_cast<double>(Dh)) : 1.0;
 
     std::vector<real> p(layout.total(), real(0));
     auto set = [&](size_t off, size_t idx, double v) { p[off + idx] = static_cast<real>(v); };

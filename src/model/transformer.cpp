@@ -20,7 +20,7 @@ Transformer::Transformer(const ModelConfig& cfg, int n_ctx, bool bos, int max_ba
     const size_t N = static_cast<size_t>(max_batch) * n_ctx;
     const size_t D = cfg.d_model, H = cfg.n_heads, Dh = cfg.d_head, M = cfg.d_mlp;
     const size_t T = n_ctx;
-    const bool norm = cfg.norm != "none";
+    const bool norm = cfg.norm != Norm::kNone;
     acts_.blocks.resize(cfg.n_layers);
     for (auto& a : acts_.blocks) {
         a.resid_pre.resize(N * D);
@@ -72,7 +72,7 @@ Transformer::Transformer(const ModelConfig& cfg, int n_ctx, bool bos, int max_ba
     shard_loss_.resize(kShards);
     shard_grads_.resize(kShards * layout_.total());
 
-    if (cfg.positions == "sinusoidal") {
+    if (cfg.positions == Positions::kSinusoidal) {
         // The Transformer paper's encoding: even dims sin, odd dims cos, wavelengths
         // 10000^(2i/D).
         sinusoid_.resize(T * D);
@@ -193,8 +193,8 @@ real Transformer::forward_rows(const real* p, const Batch& batch, int b0, int b1
     const size_t r0 = static_cast<size_t>(b0) * T;  // first row (position) of the shard
     const int D = cfg_.d_model, H = cfg_.n_heads, Dh = cfg_.d_head, M = cfg_.d_mlp;
     const int HD = H * Dh;
-    const bool norm = cfg_.norm != "none", rms = cfg_.norm == "rmsnorm";
-    const real scale = cfg_.attn_scale == "inv_sqrt_d_head" ? real(1) / std::sqrt(real(Dh)) : real(1);
+    const bool norm = cfg_.norm != Norm::kNone, rms = cfg_.norm == Norm::kRmsNorm;
+    const real scale = cfg_.attn_scale == AttnScale::kInvSqrtDHead ? real(1) / std::sqrt(real(Dh)) : real(1);
     auto rows = [r0](std::vector<real>& v, size_t width) { return v.data() + r0 * width; };
 
     embed_forward(rows(acts_.blocks[0].resid_pre, D), p, batch, b0, b1);
@@ -247,7 +247,7 @@ real Transformer::forward_rows(const real* p, const Batch& batch, int b0, int b1
             real* mlp_post = rows(a.mlp_post, M);
             real* mlp_out = rows(a.mlp_out, D);
             linear_forward(mlp_pre, M, x2, D, p + o.W_in, p + o.b_in, N, D, M, false);
-            activation_forward(mlp_post, mlp_pre, N * M, cfg_.act == "gelu");
+            activation_forward(mlp_post, mlp_pre, N * M, cfg_.act == Activation::kGelu);
             linear_forward(mlp_out, D, mlp_post, M, p + o.W_out, p + o.b_out, N, M, D, false);
             for (int i = 0; i < N * D; ++i) resid_post[i] = resid_mid[i] + mlp_out[i];
         } else {
@@ -271,8 +271,8 @@ void Transformer::backward_rows(const real* p, real* g, const Batch& batch, int 
     const size_t r0 = static_cast<size_t>(b0) * T;
     const int D = cfg_.d_model, H = cfg_.n_heads, Dh = cfg_.d_head, M = cfg_.d_mlp;
     const int HD = H * Dh;
-    const bool norm = cfg_.norm != "none", rms = cfg_.norm == "rmsnorm";
-    const real scale = cfg_.attn_scale == "inv_sqrt_d_head" ? real(1) / std::sqrt(real(Dh)) : real(1);
+    const bool norm = cfg_.norm != Norm::kNone, rms = cfg_.norm == Norm::kRmsNorm;
+    const real scale = cfg_.attn_scale == AttnScale::kInvSqrtDHead ? real(1) / std::sqrt(real(Dh)) : real(1);
     // Views of this shard's rows; the zeroed ones start at 0.
     auto rows = [r0](std::vector<real>& v, size_t width) { return v.data() + r0 * width; };
     auto crows = [r0](const std::vector<real>& v, size_t width) { return v.data() + r0 * width; };
@@ -303,7 +303,7 @@ void Transformer::backward_rows(const real* p, real* g, const Batch& batch, int 
             real* dmlp_post = zeroed(ws_.dmlp_post, M);
             real* dmlp_pre = zeroed(ws_.dmlp_pre, M);
             linear_backward(dmlp_post, M, g + o.W_out, g + o.b_out, dresid, D, crows(a.mlp_post, M), p + o.W_out, N, M, D);
-            activation_backward(dmlp_pre, dmlp_post, crows(a.mlp_pre, M), N * M, cfg_.act == "gelu");
+            activation_backward(dmlp_pre, dmlp_post, crows(a.mlp_pre, M), N * M, cfg_.act == Activation::kGelu);
             const real* x2 = norm ? crows(a.ln2, D) : crows(a.resid_mid, D);
             real* dx2 = norm ? zeroed(ws_.dx, D) : dresid;
             linear_backward(dx2, D, g + o.W_in, g + o.b_in, dmlp_pre, M, x2, p + o.W_in, N, D, M);

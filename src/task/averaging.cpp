@@ -30,8 +30,8 @@ SequenceSet generate_sequences(const TaskConfig& cfg, int n, Rng& rng) {
     boost::random::uniform_int_distribution<int> sep_dist(range.first, range.last);
     boost::random::normal_distribution<double> normal(0.0, 1.0);
     boost::random::uniform_real_distribution<double> uniform(-1.0, 1.0);
-    const bool use_normal = cfg.numbers == "normal";
-    const bool all_after = cfg.supervise == "after_sep";
+    const bool use_normal = cfg.numbers == NumberDist::kNormal;
+    const bool all_after = cfg.supervise == Supervise::kAfterSep;
 
     for (int i = 0; i < n; ++i) {
         const size_t row = static_cast<size_t>(i) * T;

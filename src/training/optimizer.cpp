@@ -7,13 +7,13 @@ namespace ctr {
 OptimizerState make_optimizer_state(const TrainConfig& cfg, size_t n_params) {
     OptimizerState s;
     s.m.assign(n_params, real(0));
-    if (cfg.optimizer == "adamw") s.v.assign(n_params, real(0));
+    if (cfg.optimizer == OptimizerKind::kAdamW) s.v.assign(n_params, real(0));
     return s;
 }
 
 void optimizer_step(real* p, const real* g, size_t n, OptimizerState& s, const TrainConfig& cfg, double lr) {
     s.t += 1;
-    if (cfg.optimizer == "adamw") {
+    if (cfg.optimizer == OptimizerKind::kAdamW) {
         const double b1 = cfg.beta1, b2 = cfg.beta2;
         const double bias1 = 1.0 - std::pow(b1, static_cast<double>(s.t));
         const double bias2 = 1.0 - std::pow(b2, static_cast<double>(s.t));

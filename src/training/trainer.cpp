@@ -71,7 +71,7 @@ Trainer::Trainer(const Config& cfg)
     }
     baseline_mse_ = w > 0 ? se / w : 0.0;
 
-    if (cfg.model.init == "theorem71") {
+    if (cfg.model.init == ModelInit::kTheorem71) {
         state_.params = theorem71_params(layout(), cfg.model, cfg.model.init_tag_scale);
     } else {
         Rng init_rng = make_stream(cfg.seed, Stream::kInit);
