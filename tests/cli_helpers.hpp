@@ -5,6 +5,7 @@
 // No Python: the run files are checked with the HDF5 C library and hdf5-tools only.
 #include <fcntl.h>
 #include <hdf5.h>
+#include <hdf5_hl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -362,6 +363,19 @@ inline std::vector<std::string> h5_datasets(hid_t loc, const std::string& group)
     return out;
 }
 
+// The series below group: its datasets except the fixed dimension scales (batch, pos,
+// ...: every dimension but `step`, which is itself a series).
+inline std::vector<std::string> h5_series(hid_t loc, const std::string& group) {
+    std::vector<std::string> out;
+    for (const std::string& name : h5_datasets(loc, group)) {
+        const hid_t ds = H5Dopen2(loc, name.c_str(), H5P_DEFAULT);
+        const bool fixed_scale = H5DSis_scale(ds) > 0 && name.substr(name.rfind('/') + 1) != "step";
+        H5Dclose(ds);
+        if (!fixed_scale) out.push_back(name);
+    }
+    return out;
+}
+
 inline bool h5_has_attr(hid_t loc, const std::string& obj, const std::string& name) {
     return H5Aexists_by_name(loc, obj.c_str(), name.c_str(), H5P_DEFAULT) > 0;
 }
@@ -386,6 +400,51 @@ inline std::string h5_attr_string(hid_t loc, const std::string& obj, const std::
     H5Tclose(t);
     H5Aclose(a);
     return s;
+}
+
+// A list-of-strings attribute (variable-length UTF-8), e.g. `axes`.
+inline std::vector<std::string> h5_attr_strings(hid_t loc, const std::string& obj, const std::string& name) {
+    const hid_t a = H5Aopen_by_name(loc, obj.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT);
+    if (a < 0) throw std::runtime_error("no attribute " + obj + "@" + name);
+    const hid_t t = H5Aget_type(a), space = H5Aget_space(a);
+    std::vector<char*> ptrs(static_cast<size_t>(H5Sget_simple_extent_npoints(space)), nullptr);
+    const bool ok = H5Tis_variable_str(t) > 0 && H5Aread(a, t, ptrs.data()) >= 0;
+    std::vector<std::string> out;
+    for (char* p : ptrs) {
+        out.emplace_back(p ? p : "");
+        H5free_memory(p);
+    }
+    H5Sclose(space);
+    H5Tclose(t);
+    H5Aclose(a);
+    if (!ok) throw std::runtime_error("attribute " + obj + "@" + name + " is not a list of strings");
+    return out;
+}
+
+// The names of the dimension scales attached to each axis of a dataset ("" for none).
+inline std::vector<std::string> h5_dim_names(hid_t loc, const std::string& dataset) {
+    const hid_t ds = H5Dopen2(loc, dataset.c_str(), H5P_DEFAULT);
+    if (ds < 0) throw std::runtime_error("no dataset " + dataset);
+    const hid_t space = H5Dget_space(ds);
+    const int rank = H5Sget_simple_extent_ndims(space);
+    H5Sclose(space);
+    std::vector<std::string> out;
+    for (int i = 0; i < rank; ++i) {
+        std::string name;
+        if (H5DSget_num_scales(ds, static_cast<unsigned>(i)) == 1) {
+            H5DSiterate_scales(ds, static_cast<unsigned>(i), nullptr,
+                               [](hid_t, unsigned, hid_t scale, void* out) -> herr_t {
+                                   char buf[256] = {};
+                                   H5DSget_scale_name(scale, buf, sizeof buf);
+                                   *static_cast<std::string*>(out) = buf;
+                                   return 1;
+                               },
+                               &name);
+        }
+        out.push_back(name);
+    }
+    H5Dclose(ds);
+    return out;
 }
 
 // A scalar numeric attribute, read as T (HDF5 converts); also tells its class and sign.

@@ -16,8 +16,8 @@ TEST_CASE("a full disk stops the run cleanly and keeps what was flushed", "[cli]
     TempDir tmp("diskfull");
     const fs::path mnt = tmp.dir / "small_disk";
     fs::create_directories(mnt);
-    // 2 MB: the file's skeleton and first rows fit, the default run's 4 MB do not.
-    if (::mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=2m") != 0) {
+    // 3 MB: the file's skeleton and first rows fit, the default run's 6 MB do not.
+    if (::mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=3m") != 0) {
         WARN("cannot mount a tmpfs here (" << std::strerror(errno) << "): disk-full test not run");
         return;
     }

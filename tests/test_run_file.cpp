@@ -1,6 +1,8 @@
 // The run file: what the training loop writes (metrics rows, snapshots, checkpoint),
 // resuming bit for bit, surviving SIGKILL and Ctrl-C, row-major data as an independent
 // reader (h5dump) sees it, and the root attributes. Layout: docs/hdf5-layout.md.
+#include <yaml-cpp/yaml.h>
+
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
@@ -148,13 +150,13 @@ bool check_killed_run(const TempDir& t, const std::string& name, const std::stri
         REQUIRE_FALSE(steps.empty());
         CHECK(steps[0] == 0);
         for (size_t i = 1; i < steps.size(); ++i) CHECK(steps[i] > steps[i - 1]);
-        for (const std::string& m : h5_datasets(f.id(), "/metrics")) {
+        for (const std::string& m : h5_series(f.id(), "/metrics")) {
             INFO(m);
             CHECK(h5_read<double>(f.id(), m).size() == steps.size());
         }
         const auto snaps = h5_read<int64_t>(f.id(), "/snapshots/step");
         for (size_t i = 1; i < snaps.size(); ++i) CHECK(snaps[i] > snaps[i - 1]);
-        for (const std::string& d : h5_datasets(f.id(), "/snapshots")) {
+        for (const std::string& d : h5_series(f.id(), "/snapshots")) {
             INFO(d);
             CHECK(h5_shape(f.id(), d).at(0) == snaps.size());
         }
@@ -267,7 +269,7 @@ TEST_CASE("the training loop writes the metrics table, snapshots and checkpoint 
         CHECK(std::memcmp(snap_wq.data() + k * wq->size, snap_params[k].data() + wq->offset, wq->size * sizeof(double)) == 0);
     }
     const size_t n_snap = snap_steps.size();
-    for (const std::string& name : h5_datasets(id, "/snapshots")) {
+    for (const std::string& name : h5_series(id, "/snapshots")) {
         INFO(name);
         CHECK(h5_shape(id, name).at(0) == n_snap);
     }
@@ -309,8 +311,8 @@ TEST_CASE("restoring a checkpoint drops the rows written after it", "[runfile]")
     H5File f(path);
     CHECK(h5_read<int64_t>(f.id(), "/metrics/step") == std::vector<int64_t>{0, 5, 10, 15, 20});
     CHECK(h5_read<int64_t>(f.id(), "/snapshots/step") == std::vector<int64_t>{0, 1, 5, 10, 15, 20});
-    for (const std::string& name : h5_datasets(f.id(), "/metrics")) CHECK(h5_shape(f.id(), name).at(0) == 5);
-    for (const std::string& name : h5_datasets(f.id(), "/snapshots")) CHECK(h5_shape(f.id(), name).at(0) == 6);
+    for (const std::string& name : h5_series(f.id(), "/metrics")) CHECK(h5_shape(f.id(), name).at(0) == 5);
+    for (const std::string& name : h5_series(f.id(), "/snapshots")) CHECK(h5_shape(f.id(), name).at(0) == 6);
 }
 
 TEST_CASE("resuming a run equals running it straight, bit for bit", "[runfile]") {
@@ -524,12 +526,40 @@ TEST_CASE("arrays are row-major with their documented shapes, as h5dump reads th
         const auto snaps = h5_read<int64_t>(f.id(), "/snapshots/step");
         n_snap = snaps.size();
         REQUIRE(snaps.back() == 20);  // the last snapshot is of the final parameters
-        CHECK(h5_attr_string(f.id(), "/snapshots/params/blocks.0.attn.W_Q", "axes") == "snapshot,head,d_model,d_head");
-        CHECK(h5_attr_string(f.id(), "/snapshots/params/blocks.1.attn.W_O", "axes") == "snapshot,head,d_head,d_model");
-        CHECK(h5_attr_string(f.id(), "/snapshots/params/pos_embed.W_pos", "axes") == "snapshot,pos,d_model");
-        CHECK(h5_attr_string(f.id(), "/snapshots/blocks.0.attn.hook_pattern", "axes") ==
-              "snapshot,batch,head,query,key");
-        CHECK(h5_attr_string(f.id(), "/probe/value", "axes") == "batch,pos");
+        using Names = std::vector<std::string>;
+        const std::pair<const char*, Names> expected_axes[] = {
+            {"/snapshots/params/blocks.0.attn.W_Q", {"step", "head", "d_model", "d_head"}},
+            {"/snapshots/params/blocks.1.attn.W_O", {"step", "head", "d_head", "d_model"}},
+            {"/snapshots/params/pos_embed.W_pos", {"step", "pos", "d_model"}},
+            {"/snapshots/blocks.0.attn.hook_pattern", {"step", "batch", "head", "query", "key"}},
+            {"/snapshots/blocks.1.attn.hook_z", {"step", "batch", "pos", "head", "d_head"}},
+            {"/snapshots/metrics/catch", {"step", "layer", "head"}},
+            {"/snapshots/headline/catch", {"step"}},
+            {"/metrics/eval_loss", {"step"}},
+            {"/probe/value", {"batch", "pos"}},
+            {"/eval/kind", {"batch", "pos"}},
+            {"/checkpoint/params", {"param"}},
+            {"/checkpoint/tensors/blocks.0.attn.W_Q", {"head", "d_model", "d_head"}},
+        };
+        for (const auto& [name, axes] : expected_axes) {
+            INFO(name);
+            // `axes` lists pure names, and each axis has the dimension scale of that name.
+            CHECK(h5_attr_strings(f.id(), name, "axes") == axes);
+            CHECK(h5_dim_names(f.id(), name) == axes);
+        }
+        CHECK(h5_attr_string(f.id(), "/probe/kind", "note") == "token kind: 0 number, 1 [SEP], 2 [BOS]");
+        // Every series of a group has its step as the first dimension scale (`step`
+        // itself is that scale; subgroups hold a hard link to it).
+        for (const std::string& name : h5_series(f.id(), "/snapshots")) {
+            INFO(name);
+            if (name.substr(name.rfind('/')) == "/step") {
+                const hid_t ds = H5Dopen2(f.id(), name.c_str(), H5P_DEFAULT);
+                CHECK(H5DSis_scale(ds) > 0);
+                H5Dclose(ds);
+            } else {
+                CHECK(h5_dim_names(f.id(), name).at(0) == "step");
+            }
+        }
     }
     Trainer trainer(cfg);
     REQUIRE(params.size() == trainer.layout().total());
@@ -628,7 +658,7 @@ TEST_CASE("the root attributes describe the run", "[runfile]") {
         CHECK(h5_has_attr(id, "/", name));
     CHECK(h5_attr_string(id, "/", "ctr_version") == CTR_VERSION);
     CHECK(h5_attr_string(id, "/", "ctr_git_describe") == CTR_GIT_DESCRIBE);
-    CHECK(h5_attr_number<int64_t>(id, "/", "format_version") == 1);
+    CHECK(h5_attr_number<int64_t>(id, "/", "format_version") == 2);
     CHECK(h5_attr_string(id, "/", "status") == "complete");
     // The seed is a uint64 and reads back whole, above 2^63 too.
     CHECK(h5_attr_number<uint64_t>(id, "/", "seed") == 12345678901234567890ULL);
@@ -645,6 +675,27 @@ TEST_CASE("the root attributes describe the run", "[runfile]") {
     const std::time_t when = timegm(&tm);
     CHECK(when >= before - 1);
     CHECK(when <= std::time(nullptr) + 1);
+
+    // Provenance: the command line as given, the overrides as resolved YAML, the build.
+    const std::string cmd = h5_attr_string(id, "/", "command_line");
+    CHECK_THAT(cmd, Catch::Contains("ctr-train") && Catch::Contains("--seed 12345678901234567890") &&
+                        Catch::Contains("--set train.lr=0.0123456789"));
+    CHECK(h5_attr_string(id, "/", "last_command_line") == cmd);
+    CHECK(h5_attr_string(id, "/", "config_file") == minimal_config());
+    const YAML::Node ov = YAML::Load(h5_attr_string(id, "/", "overrides"));
+    CHECK(ov.size() == all.size());
+    CHECK(ov["train.lr"].as<double>() == 0.0123456789);
+    CHECK(ov["seed"].as<uint64_t>() == 12345678901234567890ULL);
+    CHECK(ov["model.d_model"].as<int>() == 3);
+    CHECK_FALSE(h5_attr_string(id, "/", "host").empty());
+    CHECK(h5_attr_string(id, "/", "started") == created);
+    CHECK(std::regex_match(h5_attr_string(id, "/", "ended"), std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")));
+    CHECK(h5_attr_number<double>(id, "/", "wall_time") > 0);
+    CHECK(h5_attr_number<int64_t>(id, "/", "sessions") == 1);
+    CHECK(std::regex_match(h5_attr_string(id, "/", "eigen_version"), std::regex(R"(3\.\d+\.\d+)")));
+    CHECK(std::regex_match(h5_attr_string(id, "/", "hdf5_version"), std::regex(R"(1\.\d+\.\d+)")));
+    CHECK(std::regex_match(h5_attr_string(id, "/", "boost_version"), std::regex(R"(1\.\d+\.\d+)")));
+    CHECK_FALSE(h5_attr_string(id, "/", "compiler").empty());
 }
 
 TEST_CASE("a run can be read while it trains: ctr-inspect and h5dump without the lock", "[runfile][reader]") {

@@ -55,7 +55,7 @@ TEST_CASE("RunFileReader reads back the verdict, tables and checkpoint a run wro
     const ctr::RunInfo info = reader.info();
     CHECK(info.status == "complete");
     CHECK(info.seed == 3);
-    CHECK(info.format_version == 1);
+    CHECK(info.format_version == 2);
     CHECK(ctr::config_diff(ctr::load_config_text(info.config_yaml, "file").config, cfg).empty());
 
     const std::optional<ctr::RunVerdict> v = reader.verdict();
@@ -100,21 +100,21 @@ TEST_CASE("a run file of another format_version is refused with a clear error", 
     TempDir t("reader_version");
     const std::string path = t.path("r.h5");
     ctr::start_run({short_config(), path, false}).train();
-    set_format_version(path, 2);
+    set_format_version(path, 3);
     CHECK_THROWS_WITH(ctr::RunFileReader::open(path),
-                      Catch::Contains(path) && Catch::Contains("format_version 2") &&
-                          Catch::Contains("reads format_version 1"));
-    CHECK_THROWS_WITH(ctr::resume_run(path, {"train.steps=30"}), Catch::Contains("format_version 2"));
+                      Catch::Contains(path) && Catch::Contains("format_version 3") &&
+                          Catch::Contains("reads format_version 2"));
+    CHECK_THROWS_WITH(ctr::resume_run(path, {"train.steps=30"}), Catch::Contains("format_version 3"));
 
     std::vector<std::string> argv{std::string(CTR_BINARY_DIR) + "/ctr-inspect", path};
     const Result inspect = run_command(argv, t.dir);
     CHECK(inspect.code == 2);
-    CHECK(inspect.err.find("format_version 2") != std::string::npos);
+    CHECK(inspect.err.find("format_version 3") != std::string::npos);
     const Result resume = run_ctr({"--resume", path, "--quiet"}, t.dir);
     CHECK(resume.code == 1);
-    CHECK(resume.err.find("format_version 2") != std::string::npos);
+    CHECK(resume.err.find("format_version 3") != std::string::npos);
 
-    set_format_version(path, 1);
+    set_format_version(path, 2);
     CHECK_NOTHROW(ctr::RunFileReader::open(path));
 }
 

@@ -99,7 +99,12 @@ def _series_group(group, rows, steps, skip=()):
 def _series_rows(group):
     """Rows every series of group (and its subgroups) has."""
     sizes = []
-    group.visititems(lambda _, obj: sizes.append(obj.shape[0]) if isinstance(obj, h5py.Dataset) and obj.ndim else None)
+
+    def visit(name, obj):
+        fixed_scale = isinstance(obj, h5py.Dataset) and _is_scale(obj) and os.path.basename(name) != "step"
+        if isinstance(obj, h5py.Dataset) and obj.ndim and not fixed_scale:
+            sizes.append(obj.shape[0])
+    group.visititems(visit)
     return min(sizes) if sizes else 0
 
 

@@ -1,5 +1,6 @@
-"""Every ```python snippet of docs/analysis.md runs, as printed, on a real run of
-`ctr-train configs/minimal.yaml --seed 4` standing in for runs/minimal-seed4.h5."""
+"""Every ```python snippet of docs/analysis.md and docs/hdf5-layout.md runs, as
+printed, on a real run of `ctr-train configs/minimal.yaml --seed 4` standing in for
+runs/minimal-seed4.h5."""
 import os
 import re
 import subprocess
@@ -9,11 +10,11 @@ import unittest
 
 import runs
 
-DOC = os.path.join(runs.REPO, "docs", "analysis.md")
+DOCS = [os.path.join(runs.REPO, "docs", name) for name in ("analysis.md", "hdf5-layout.md")]
 
 
-def snippets():
-    with open(DOC) as f:
+def snippets(doc=DOCS[0]):
+    with open(doc) as f:
         text = f.read()
     return re.findall(r"^```python\n(.*?)^```", text, re.S | re.M)
 
@@ -27,14 +28,16 @@ class DocSnippets(unittest.TestCase):
         os.symlink(os.path.join(runs.REPO, "python"), os.path.join(cls.dir, "python"))
 
     def test_there_are_snippets(self):
-        self.assertGreaterEqual(len(snippets()), 5)
+        self.assertGreaterEqual(len(snippets(DOCS[0])), 5)
+        self.assertGreaterEqual(len(snippets(DOCS[1])), 5)
 
     def test_snippets_run(self):
-        for i, code in enumerate(snippets()):
-            with self.subTest(snippet=i, first_line=code.splitlines()[0]):
-                r = subprocess.run([sys.executable, "-c", code], cwd=self.dir, capture_output=True, text=True,
-                                   env=dict(os.environ, MPLBACKEND="Agg"))
-                self.assertEqual(r.returncode, 0, f"snippet {i} of docs/analysis.md failed:\n{code}\n{r.stderr}")
+        for doc in DOCS:
+            for i, code in enumerate(snippets(doc)):
+                with self.subTest(doc=os.path.basename(doc), snippet=i, first_line=code.splitlines()[0]):
+                    r = subprocess.run([sys.executable, "-c", code], cwd=self.dir, capture_output=True, text=True,
+                                       env=dict(os.environ, MPLBACKEND="Agg"))
+                    self.assertEqual(r.returncode, 0, f"snippet {i} of {doc} failed:\n{code}\n{r.stderr}")
         # the figures the recipes save
         for png in ("attention-around-catch.png", "resid-over-training.png"):
             self.assertGreater(os.path.getsize(os.path.join(self.dir, png)), 1000)

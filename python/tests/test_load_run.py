@@ -171,3 +171,57 @@ class Crossings(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class OpensInXarrayAsItIs(unittest.TestCase):
+    """Format 2: every group opens with xarray's h5netcdf engine and no options."""
+    @classmethod
+    def setUpClass(cls):
+        cls.path = runs.make_run(*runs.SOLVING[:3])
+        cls.r = ctr.load_run(cls.path)
+
+    def test_every_group_opens_with_named_dimensions(self):
+        import xarray as xr
+        for group in ("metrics", "snapshots", "snapshots/params", "snapshots/metrics", "snapshots/headline",
+                      "probe", "eval", "checkpoint", "checkpoint/tensors"):
+            with self.subTest(group=group), xr.open_dataset(self.path, group=group, engine="h5netcdf") as ds:
+                self.assertGreater(len(ds.data_vars), 0)
+                self.assertFalse(any(d.startswith("phony_dim") for d in ds.dims), ds.dims)
+                if group.startswith("snapshots") or group == "metrics":
+                    self.assertIn("step", ds.coords)
+                    want = self.r.metrics if group == "metrics" else self.r.headline
+                    np.testing.assert_array_equal(ds["step"].values, want["step"].values)
+        with xr.open_dataset(self.path, group="snapshots", engine="h5netcdf") as ds:
+            self.assertEqual(ds["blocks.0.attn.hook_pattern"].dims, ("step", "batch", "head", "query", "key"))
+            self.assertEqual(ds["blocks.0.attn.hook_z"].dims, ("step", "batch", "pos", "head", "d_head"))
+
+    def test_attributes_are_str_and_bool(self):
+        with h5py.File(self.path, "r") as f:
+            self.assertIsInstance(f.attrs["status"], str)
+            self.assertIsInstance(f.attrs["config"], str)
+            self.assertIsInstance(f["verdict"].attrs["summary"], str)
+            self.assertIsInstance(f["verdict"].attrs["success"], np.bool_)
+            self.assertEqual(list(f["snapshots/output"].attrs["axes"]), ["step", "batch", "pos"])
+            self.assertEqual(f["probe/kind"].attrs["note"], "token kind: 0 number, 1 [SEP], 2 [BOS]")
+
+    def test_provenance(self):
+        a = self.r.attrs
+        self.assertIn("--seed 4", a["command_line"])
+        self.assertIn("--set train.steps=700", a["command_line"])
+        self.assertTrue(a["config_file"].endswith("configs/minimal.yaml"))
+        self.assertEqual(yaml.safe_load(a["overrides"]), {"seed": 4, "train.steps": 700})
+        self.assertEqual(a["sessions"], 1)
+        self.assertGreater(a["wall_time"], 0)
+        for k in ("host", "started", "ended", "compiler", "eigen_version", "hdf5_version", "boost_version"):
+            self.assertTrue(a[k], k)
+
+    def test_eval_set_reproduces_the_metrics(self):
+        # the final parameters on the stored evaluation set give the last metrics row
+        out, _ = ctr.forward(ctr.state_dict(self.r), self.r.eval, self.r.config)
+        loss = float(ctr.loss(out, self.r.eval))
+        last = self.r.metrics.isel(step=-1)
+        self.assertAlmostEqual(loss / float(last.eval_loss), 1.0, delta=1e-12)
+        with h5py.File(self.path, "r") as f:
+            baseline = f["eval"].attrs["baseline_mse"]
+        self.assertAlmostEqual(loss / baseline / float(last.eval_rel_error), 1.0, delta=1e-12)
+        self.assertEqual(self.r.eval.sizes["batch"], self.r.config["task"]["eval_size"])

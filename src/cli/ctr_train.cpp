@@ -84,7 +84,7 @@ int run(int argc, char** argv) {
         if (!seed_text.empty() || !out.empty() || overwrite)
             throw UsageError("--resume: the run keeps its own seed and file; --seed, --out and --overwrite do not apply");
         out = resume;
-        run.emplace(resume_run(resume, overrides));
+        run.emplace(resume_run(resume, overrides, Invocation{std::vector<std::string>(argv, argv + argc), "", overrides}));
     } else {
         if (config_path.empty()) throw UsageError(std::string("missing CONFIG.yaml\n") + kUsage);
         if (!seed_text.empty()) overrides.push_back("seed=" + seed_text);
@@ -99,7 +99,7 @@ int run(int argc, char** argv) {
             throw ConfigError(msg);
         }
         if (out.empty()) out = default_run_path(config_path, cfg.seed);
-        run.emplace(start_run({cfg, out, overwrite}));
+        run.emplace(start_run({cfg, out, overwrite, {std::vector<std::string>(argv, argv + argc), config_path, overrides}}));
     }
 
     install_interrupt_handler();

@@ -1,5 +1,9 @@
 #include "io/h5.hpp"
 
+#include <hdf5_hl.h>
+
+#include <numeric>
+
 namespace ctr::h5 {
 
 void Handle::reset() {
@@ -55,13 +59,33 @@ bool exists(hid_t parent, const std::string& path) {
     return true;
 }
 
-void write_array(hid_t parent, const std::string& name, hid_t mem_type, const std::vector<hsize_t>& shape,
-                 const void* data, const std::string& axes) {
+Handle write_array(hid_t parent, const std::string& name, hid_t mem_type, const std::vector<hsize_t>& shape,
+                   const void* data, const Axes& axes) {
     Handle space(check(H5Screate_simple(static_cast<int>(shape.size()), shape.data(), nullptr), "dataspace for " + name));
     Handle ds(check(H5Dcreate2(parent, name.c_str(), mem_type, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
                     "creating dataset " + name));
     check(H5Dwrite(ds.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "writing " + name);
     if (!axes.empty()) set_attr(ds.get(), "axes", axes);
+    return ds;
+}
+
+Handle index_scale(hid_t parent, const std::string& name, hsize_t n) {
+    std::vector<int64_t> index(n);
+    std::iota(index.begin(), index.end(), int64_t{0});
+    Handle ds = write_array(parent, name, {n}, index.data(), Axes{});
+    make_scale(ds.get(), name);
+    return ds;
+}
+
+void make_scale(hid_t dataset, const std::string& name) {
+    check(H5DSset_scale(dataset, name.c_str()), "making " + name + " a dimension scale");
+}
+
+void attach_dims(hid_t dataset, const Axes& axes, hid_t scales_group) {
+    for (size_t i = 0; i < axes.size(); ++i) {
+        Handle scale(check(H5Dopen2(scales_group, axes[i].c_str(), H5P_DEFAULT), "opening dimension scale " + axes[i]));
+        check(H5DSattach_scale(dataset, scale.get(), static_cast<unsigned>(i)), "attaching dimension scale " + axes[i]);
+    }
 }
 
 std::vector<hsize_t> dataset_shape(hid_t parent, const std::string& name) {
@@ -82,8 +106,8 @@ void read_array(hid_t parent, const std::string& name, hid_t mem_type, void* out
     check(H5Dread(ds.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out), "reading " + name);
 }
 
-void create_series(hid_t parent, const std::string& name, hid_t file_type, const std::vector<hsize_t>& row_shape,
-                   hsize_t chunk_rows, bool compress, const std::string& axes) {
+Handle create_series(hid_t parent, const std::string& name, hid_t file_type, const std::vector<hsize_t>& row_shape,
+                     hsize_t chunk_rows, bool compress, const Axes& axes) {
     std::vector<hsize_t> dims{0}, maxdims{H5S_UNLIMITED}, chunk{chunk_rows};
     for (hsize_t d : row_shape) {
         dims.push_back(d);
@@ -103,6 +127,7 @@ void create_series(hid_t parent, const std::string& name, hid_t file_type, const
     Handle ds(check(H5Dcreate2(parent, name.c_str(), file_type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
                     "creating dataset " + name));
     if (!axes.empty()) set_attr(ds.get(), "axes", axes);
+    return ds;
 }
 
 void append_rows(hid_t ds, hid_t mem_type, const void* rows, hsize_t n) {
@@ -147,15 +172,43 @@ void replace_attr(hid_t obj, const std::string& name) {
 }
 }  // namespace
 
+namespace {
+Handle vlen_utf8() {
+    Handle type(check(H5Tcopy(H5T_C_S1), "string type"));
+    check(H5Tset_size(type.get(), H5T_VARIABLE), "string size");
+    check(H5Tset_cset(type.get(), H5T_CSET_UTF8), "string charset");
+    return type;
+}
+
+Handle bool_type() {
+    Handle type(check(H5Tenum_create(H5T_NATIVE_INT8), "bool type"));
+    const int8_t f = 0, t = 1;
+    check(H5Tenum_insert(type.get(), "FALSE", &f), "bool type");
+    check(H5Tenum_insert(type.get(), "TRUE", &t), "bool type");
+    return type;
+}
+}  // namespace
+
 void set_attr(hid_t obj, const std::string& name, const std::string& value) {
     replace_attr(obj, name);
-    Handle type(check(H5Tcopy(H5T_C_S1), "string type"));
-    check(H5Tset_size(type.get(), value.empty() ? 1 : value.size()), "string size");
-    check(H5Tset_cset(type.get(), H5T_CSET_UTF8), "string charset");
+    Handle type = vlen_utf8();
     Handle space(check(H5Screate(H5S_SCALAR), "scalar space"));
     Handle attr(check(H5Acreate2(obj, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), "attribute " + name));
-    const char empty = '\0';
-    check(H5Awrite(attr.get(), type.get(), value.empty() ? &empty : value.data()), "writing attribute " + name);
+    const char* p = value.c_str();
+    check(H5Awrite(attr.get(), type.get(), &p), "writing attribute " + name);
+}
+
+void set_attr(hid_t obj, const std::string& name, const char* value) { set_attr(obj, name, std::string(value)); }
+
+void set_attr(hid_t obj, const std::string& name, const std::vector<std::string>& values) {
+    replace_attr(obj, name);
+    Handle type = vlen_utf8();
+    const hsize_t n = values.size();
+    Handle space(check(H5Screate_simple(1, &n, nullptr), "dataspace of attribute " + name));
+    Handle attr(check(H5Acreate2(obj, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), "attribute " + name));
+    std::vector<const char*> ptrs;
+    for (const std::string& v : values) ptrs.push_back(v.c_str());
+    check(H5Awrite(attr.get(), type.get(), ptrs.data()), "writing attribute " + name);
 }
 
 template <class T>
@@ -167,7 +220,12 @@ static void set_scalar_attr(hid_t obj, const std::string& name, hid_t type, T va
 }
 
 void set_attr(hid_t obj, const std::string& name, int64_t value) { set_scalar_attr(obj, name, H5T_NATIVE_INT64, value); }
+void set_attr(hid_t obj, const std::string& name, uint64_t value) { set_scalar_attr(obj, name, H5T_NATIVE_UINT64, value); }
 void set_attr(hid_t obj, const std::string& name, double value) { set_scalar_attr(obj, name, H5T_NATIVE_DOUBLE, value); }
+void set_attr(hid_t obj, const std::string& name, bool value) {
+    Handle type = bool_type();
+    set_scalar_attr(obj, name, type.get(), static_cast<int8_t>(value));
+}
 
 bool has_attr(hid_t obj, const std::string& name) { return H5Aexists(obj, name.c_str()) > 0; }
 
@@ -177,9 +235,8 @@ std::string get_attr_string(hid_t obj, const std::string& name) {
     if (H5Tget_class(type.get()) != H5T_STRING) throw IoError("HDF5: attribute " + name + " is not a string");
     if (H5Tis_variable_str(type.get()) > 0) {
         char* buf = nullptr;
-        Handle mem(check(H5Tcopy(H5T_C_S1), "string type"));
-        H5Tset_size(mem.get(), H5T_VARIABLE);
-        check(H5Aread(attr.get(), mem.get(), &buf), "reading attribute " + name);
+        // HDF5 converts no string between character sets: read with the file's own type.
+        check(H5Aread(attr.get(), type.get(), &buf), "reading attribute " + name);
         std::string s = buf ? buf : "";
         H5free_memory(buf);
         return s;
@@ -201,6 +258,38 @@ static T get_scalar_attr(hid_t obj, const std::string& name, hid_t type) {
 }
 
 int64_t get_attr_int(hid_t obj, const std::string& name) { return get_scalar_attr<int64_t>(obj, name, H5T_NATIVE_INT64); }
+uint64_t get_attr_u64(hid_t obj, const std::string& name) { return get_scalar_attr<uint64_t>(obj, name, H5T_NATIVE_UINT64); }
+
+bool get_attr_bool(hid_t obj, const std::string& name) {
+    Handle attr(check(H5Aopen(obj, name.c_str(), H5P_DEFAULT), "opening attribute " + name));
+    Handle type(check(H5Aget_type(attr.get()), "type of attribute " + name));
+    if (H5Tget_class(type.get()) == H5T_ENUM) {
+        Handle mem = bool_type();
+        int8_t v = 0;
+        check(H5Aread(attr.get(), mem.get(), &v), "reading attribute " + name);
+        return v != 0;
+    }
+    int64_t v = 0;  // an integer 0/1
+    check(H5Aread(attr.get(), H5T_NATIVE_INT64, &v), "reading attribute " + name);
+    return v != 0;
+}
+
+std::vector<std::string> get_attr_strings(hid_t obj, const std::string& name) {
+    Handle attr(check(H5Aopen(obj, name.c_str(), H5P_DEFAULT), "opening attribute " + name));
+    Handle space(check(H5Aget_space(attr.get()), "dataspace of attribute " + name));
+    if (H5Sget_simple_extent_ndims(space.get()) == 0) return {get_attr_string(obj, name)};
+    const hssize_t n = H5Sget_simple_extent_npoints(space.get());
+    Handle type(check(H5Aget_type(attr.get()), "type of attribute " + name));
+    if (H5Tis_variable_str(type.get()) <= 0) throw IoError("HDF5: attribute " + name + " is not a list of strings");
+    std::vector<char*> ptrs(static_cast<size_t>(n), nullptr);
+    check(H5Aread(attr.get(), type.get(), ptrs.data()), "reading attribute " + name);
+    std::vector<std::string> out;
+    for (char* p : ptrs) {
+        out.emplace_back(p ? p : "");
+        H5free_memory(p);
+    }
+    return out;
+}
 double get_attr_double(hid_t obj, const std::string& name) { return get_scalar_attr<double>(obj, name, H5T_NATIVE_DOUBLE); }
 
 }  // namespace ctr::h5

@@ -62,13 +62,17 @@ template <> inline hid_t native_type<int64_t>() { return H5T_NATIVE_INT64; }
 template <> inline hid_t native_type<uint64_t>() { return H5T_NATIVE_UINT64; }
 template <> inline hid_t native_type<uint8_t>() { return H5T_NATIVE_UINT8; }
 
+// The names of a dataset's axes, outermost first: stored as its `axes` attribute (a
+// list of strings) and as the dimension scales attach_dims() attaches.
+using Axes = std::vector<std::string>;
+
 // A fixed-shape dataset written once (row-major data).
-void write_array(hid_t parent, const std::string& name, hid_t mem_type, const std::vector<hsize_t>& shape,
-                 const void* data, const std::string& axes);
+Handle write_array(hid_t parent, const std::string& name, hid_t mem_type, const std::vector<hsize_t>& shape,
+                   const void* data, const Axes& axes);
 template <class T>
-void write_array(hid_t parent, const std::string& name, const std::vector<hsize_t>& shape, const T* data,
-                 const std::string& axes) {
-    write_array(parent, name, native_type<T>(), shape, data, axes);
+Handle write_array(hid_t parent, const std::string& name, const std::vector<hsize_t>& shape, const T* data,
+                   const Axes& axes) {
+    return write_array(parent, name, native_type<T>(), shape, data, axes);
 }
 // Reads a whole dataset into out (row-major); its element count must be `count`.
 void read_array(hid_t parent, const std::string& name, hid_t mem_type, void* out, size_t count);
@@ -76,17 +80,35 @@ std::vector<hsize_t> dataset_shape(hid_t parent, const std::string& name);
 
 // An extendible dataset [n, row_shape...] with n growing by one row per append.
 // chunk_rows rows per chunk; compressed with shuffle + deflate when compress is set.
-void create_series(hid_t parent, const std::string& name, hid_t file_type, const std::vector<hsize_t>& row_shape,
-                   hsize_t chunk_rows, bool compress, const std::string& axes);
+Handle create_series(hid_t parent, const std::string& name, hid_t file_type, const std::vector<hsize_t>& row_shape,
+                     hsize_t chunk_rows, bool compress, const Axes& axes);
+
+// Dimension scales (HDF5's netCDF-4 convention, which xarray's h5netcdf engine reads):
+// a 1-D dataset named after its dimension, holding its coordinate values.
+// index_scale: a fixed dimension of n, coordinates 0 .. n-1.
+Handle index_scale(hid_t parent, const std::string& name, hsize_t n);
+// Makes an existing 1-D dataset (e.g. a growing `step` series) the scale of its name.
+void make_scale(hid_t dataset, const std::string& name);
+// Attaches to each axis of dataset the scale of that axis' name found in scales_group.
+void attach_dims(hid_t dataset, const Axes& axes, hid_t scales_group);
 // Appends n rows at once (rows: n consecutive rows, row-major).
 void append_rows(hid_t dataset, hid_t mem_type, const void* rows, hsize_t n);
 // Shrinks (or grows) the first axis to n rows.
 void resize_rows(hid_t parent, const std::string& name, hsize_t n);
 hsize_t n_rows(hid_t parent, const std::string& name);
 
+// Strings are variable-length UTF-8 (h5py reads str, not bytes).
 void set_attr(hid_t obj, const std::string& name, const std::string& value);
+void set_attr(hid_t obj, const std::string& name, const char* value);
+void set_attr(hid_t obj, const std::string& name, const std::vector<std::string>& values);
 void set_attr(hid_t obj, const std::string& name, int64_t value);
+void set_attr(hid_t obj, const std::string& name, uint64_t value);
 void set_attr(hid_t obj, const std::string& name, double value);
+// A boolean as h5py stores one (an 8-bit enum FALSE = 0, TRUE = 1): numpy.bool_ in Python.
+void set_attr(hid_t obj, const std::string& name, bool value);
+bool get_attr_bool(hid_t obj, const std::string& name);
+uint64_t get_attr_u64(hid_t obj, const std::string& name);
+std::vector<std::string> get_attr_strings(hid_t obj, const std::string& name);
 std::string get_attr_string(hid_t obj, const std::string& name);
 int64_t get_attr_int(hid_t obj, const std::string& name);
 double get_attr_double(hid_t obj, const std::string& name);

@@ -52,11 +52,25 @@ struct RunVerdict {
     CausalResult causal;   // catch_increase / tag_increase are recomputed on reading
 };
 
+// How, where and with what a run was made (root attributes; docs/hdf5-layout.md).
+struct Provenance {
+    std::string command_line;        // the invocation that created the file, shell-quoted
+    std::string last_command_line;   // the latest invocation that wrote it (a resume), else command_line
+    std::string config_file;         // the config file the run started from
+    std::string overrides;           // YAML mapping of the keys the command line set, as resolved ("{}": none)
+    std::string host;                // of the latest session
+    std::string started, ended;      // UTC; ended "" until a session ends (finished or interrupted)
+    double wall_time = 0;            // seconds of training, summed over sessions
+    int64_t sessions = 0;            // 1 + the number of resumes
+    std::string compiler, eigen_version, hdf5_version, boost_version;
+};
+
 // The root attributes.
 struct RunInfo {
     std::string ctr_version, git_describe, created, status, config_yaml;
     uint64_t seed = 0;
     int64_t format_version = 0;
+    Provenance provenance;
 };
 
 }  // namespace ctr

@@ -71,6 +71,20 @@ RunInfo RunFileReader::info() const {
     r.config_yaml = h5::get_attr_string(root, kConfig);
     r.seed = get_u64_attr(root, kSeed);
     r.format_version = h5::get_attr_int(root, kFormatVersionAttr);
+    Provenance& p = r.provenance;
+    p.command_line = h5::get_attr_string(root, kCommandLine);
+    p.last_command_line = h5::get_attr_string(root, kLastCommandLine);
+    p.config_file = h5::get_attr_string(root, kConfigFile);
+    p.overrides = h5::get_attr_string(root, kOverrides);
+    p.host = h5::get_attr_string(root, kHost);
+    p.started = h5::get_attr_string(root, kStarted);
+    p.ended = h5::get_attr_string(root, kEnded);
+    p.wall_time = h5::get_attr_double(root, kWallTime);
+    p.sessions = h5::get_attr_int(root, kSessions);
+    p.compiler = h5::get_attr_string(root, kCompiler);
+    p.eigen_version = h5::get_attr_string(root, kEigenVersion);
+    p.hdf5_version = h5::get_attr_string(root, kHdf5Version);
+    p.boost_version = h5::get_attr_string(root, kBoostVersion);
     return r;
 }
 
@@ -173,9 +187,9 @@ std::optional<RunVerdict> RunFileReader::verdict() const {
     const hid_t id = g.get();
     RunVerdict r;
     Verdict& v = r.verdict;
-    v.success = h5::get_attr_int(id, kSuccess) != 0;
-    v.solved = h5::get_attr_int(id, kSolved) != 0;
-    v.mechanism = h5::get_attr_int(id, kMechanism) != 0;
+    v.success = h5::get_attr_bool(id, kSuccess);
+    v.solved = h5::get_attr_bool(id, kSolved);
+    v.mechanism = h5::get_attr_bool(id, kMechanism);
     v.summary = h5::get_attr_string(id, kSummary);
     v.rel_error = h5::get_attr_double(id, kRelError);
     v.catch_layer = static_cast<int>(h5::get_attr_int(id, kCatchLayer));

@@ -23,6 +23,18 @@ std::vector<hsize_t> as_hsize(const std::vector<int>& v) { return {v.begin(), v.
 
 std::string block_prefix(size_t layer) { return "blocks." + std::to_string(layer) + "."; }
 
+// Whether the dataset at name in group grows along its first axis (a series, not a
+// fixed dimension scale).
+bool is_series(hid_t group, const char* name) {
+    h5::Handle ds(h5::check(H5Dopen2(group, name, H5P_DEFAULT), std::string("opening dataset ") + name));
+    h5::Handle space(h5::check(H5Dget_space(ds.get()), std::string("dataspace of ") + name));
+    const int rank = H5Sget_simple_extent_ndims(space.get());
+    if (rank < 1) return false;
+    std::vector<hsize_t> dims(rank), maxdims(rank);
+    H5Sget_simple_extent_dims(space.get(), dims.data(), maxdims.data());
+    return maxdims[0] == H5S_UNLIMITED;
+}
+
 // Cuts every series in group (and its subgroups) to n rows.
 void truncate_series(hid_t group, hsize_t n) {
     H5G_info_t info;
@@ -35,106 +47,177 @@ void truncate_series(hid_t group, hsize_t n) {
         h5::check(H5Oget_info_by_name2(group, name, &obj, H5O_INFO_BASIC, H5P_DEFAULT), std::string("inspecting ") + name);
         if (obj.type == H5O_TYPE_GROUP)
             truncate_series(h5::open_group(group, name).get(), n);
-        else
+        else if (is_series(group, name))
             h5::resize_rows(group, name, n);
     }
 }
 
-// A scalar uint64 attribute (h5::set_attr has int64 and double only).
-void set_u64_attr(hid_t obj, const char* name, uint64_t value) {
-    h5::Handle space(h5::check(H5Screate(H5S_SCALAR), "scalar space"));
-    h5::Handle attr(h5::check(H5Acreate2(obj, name, H5T_STD_U64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT),
-                              std::string("attribute ") + name));
-    h5::check(H5Awrite(attr.get(), H5T_NATIVE_UINT64, &value), std::string("writing attribute ") + name);
-}
-
 // The axis names of a parameter tensor, after TransformerLens (blocks.0.attn.W_Q is
 // [head, d_model, d_head]); "dim<i>" for a tensor this table does not know.
-std::string param_axes(const TensorSpec& t) {
+h5::Axes param_axes(const TensorSpec& t) {
     const std::string leaf = t.name.substr(t.name.rfind('.') + 1);
     const bool in_norm = t.name.find(".ln") != std::string::npos || t.name.rfind("ln_final.", 0) == 0;
-    std::string axes;
-    if (leaf == "W_Q" || leaf == "W_K" || leaf == "W_V") axes = "head,d_model,d_head";
-    else if (leaf == "W_O") axes = "head,d_head,d_model";
-    else if (leaf == "b_Q" || leaf == "b_K" || leaf == "b_V") axes = "head,d_head";
-    else if (leaf == "W_pos") axes = "pos,d_model";
-    else if (leaf == "W_in") axes = "d_model,d_mlp";
-    else if (leaf == "b_in") axes = "d_mlp";
-    else if (leaf == "W_out") axes = "d_mlp,d_model";
-    else if (leaf == "b_U") axes = "out";
-    else if (t.name.find("q_norm.") != std::string::npos || t.name.find("k_norm.") != std::string::npos) axes = "d_head";
+    h5::Axes axes;
+    if (leaf == "W_Q" || leaf == "W_K" || leaf == "W_V") axes = {"head", "d_model", "d_head"};
+    else if (leaf == "W_O") axes = {"head", "d_head", "d_model"};
+    else if (leaf == "b_Q" || leaf == "b_K" || leaf == "b_V") axes = {"head", "d_head"};
+    else if (leaf == "W_pos") axes = {"pos", "d_model"};
+    else if (leaf == "W_in") axes = {"d_model", "d_mlp"};
+    else if (leaf == "b_in") axes = {"d_mlp"};
+    else if (leaf == "W_out") axes = {"d_mlp", "d_model"};
+    else if (leaf == "b_U") axes = {"out"};
+    else if (t.name.find("q_norm.") != std::string::npos || t.name.find("k_norm.") != std::string::npos) axes = {"d_head"};
     else if (in_norm || leaf == "w_num" || leaf == "b_num" || leaf == "e_sep" || leaf == "e_bos" || leaf == "b_O" ||
              leaf == "b_out" || leaf == "W_U")
-        axes = "d_model";
-    const size_t n_axes = axes.empty() ? 0 : 1 + std::count(axes.begin(), axes.end(), ',');
-    if (n_axes != t.shape.size()) {
+        axes = {"d_model"};
+    if (axes.size() != t.shape.size()) {
         axes.clear();
-        for (size_t i = 0; i < t.shape.size(); ++i) {
-            if (i) axes += ',';
-            axes += "dim";
-            axes += std::to_string(i);
-        }
+        for (size_t i = 0; i < t.shape.size(); ++i) axes.push_back("dim" + std::to_string(i));
     }
     return axes;
 }
 
-void write_skeleton(hid_t root, const Config& cfg, const std::string& config_yaml, const Batch& probe,
-                    const std::vector<TensorSpec>& tensors) {
+// Dimension scales: every axis of every dataset gets the scale of its name (netCDF-4's
+// convention, so xarray opens each group with named dimensions). `step` is the growing
+// series of a group; every other dimension an index 0 .. n-1 made on first use.
+class Dims {
+public:
+    explicit Dims(hid_t scales) : scales_(scales) {}
+    // Attaches to ds (of shape `shape`) the scales of axes, made in the scales group as needed.
+    void attach(hid_t ds, const h5::Axes& axes, const std::vector<hsize_t>& shape) {
+        for (size_t i = 0; i < axes.size(); ++i) {
+            if (axes[i] == "step") continue;  // the series' own scale, made by make_step
+            if (!h5::exists(scales_, axes[i])) {
+                h5::index_scale(scales_, axes[i], shape[i]);
+            } else if (h5::dataset_shape(scales_, axes[i]).at(0) != shape[i]) {
+                throw h5::IoError("run file: dimension " + axes[i] + " would have two sizes");
+            }
+        }
+        h5::attach_dims(ds, axes, scales_);
+    }
+    // A series [n, row_shape...] with axes {"step", ...}.
+    void series(hid_t parent, const std::string& name, hid_t type, const std::vector<hsize_t>& row_shape,
+                hsize_t chunk_rows, bool compress, const h5::Axes& axes, const char* note = nullptr) {
+        h5::Handle ds = h5::create_series(parent, name, type, row_shape, chunk_rows, compress, axes);
+        std::vector<hsize_t> shape{0};
+        shape.insert(shape.end(), row_shape.begin(), row_shape.end());
+        attach(ds.get(), axes, shape);
+        if (note) h5::set_attr(ds.get(), "note", note);
+    }
+    template <class T>
+    void array(hid_t parent, const std::string& name, const std::vector<hsize_t>& shape, const T* data,
+               const h5::Axes& axes, const char* note = nullptr) {
+        h5::Handle ds = h5::write_array(parent, name, shape, data, axes);
+        attach(ds.get(), axes, shape);
+        if (note) h5::set_attr(ds.get(), "note", note);
+    }
+    // The group's `step` series, made its dimension scale.
+    void make_step(hid_t parent) {
+        h5::Handle ds = h5::create_series(parent, "step", H5T_NATIVE_INT64, {}, 256, false, {"step"});
+        h5::make_scale(ds.get(), "step");
+    }
+
+private:
+    hid_t scales_;
+};
+
+// A subgroup's series share the parent's `step`: a hard link to it makes it the
+// subgroup's coordinate too (xarray reads one group at a time).
+void link_step(hid_t parent, hid_t subgroup) {
+    h5::check(H5Lcreate_hard(parent, "step", subgroup, "step", H5P_DEFAULT, H5P_DEFAULT), "linking step");
+}
+
+void write_batch(hid_t root, const char* name, const Batch& b, const char* what) {
+    const hsize_t B = b.B, T = b.T;
+    h5::Handle g = h5::create_group(root, name);
+    Dims dims(g.get());
+    dims.array(g.get(), "kind", {B, T}, b.kind.data(), {"batch", "pos"}, "token kind: 0 number, 1 [SEP], 2 [BOS]");
+    dims.array(g.get(), "value", {B, T}, b.value.data(), {"batch", "pos"}, "the number; 0 for [SEP] and [BOS]");
+    dims.array(g.get(), "target", {B, T}, b.target.data(), {"batch", "pos"},
+               "mean of the numbers after [SEP] up to this position; 0 where undefined");
+    dims.array(g.get(), "weight", {B, T}, b.weight.data(), {"batch", "pos"},
+               "loss weight: 1 / (supervised positions of the batch) where supervised, else 0");
+    dims.array(g.get(), "sep_pos", {B}, b.sep_pos.data(), {"batch"}, "position of [SEP]");
+    h5::set_attr(g.get(), "note", what);
+}
+
+void write_skeleton(hid_t root, const RunStart& start) {
     using namespace schema;
+    const Config& cfg = start.config;
+    const Batch& probe = start.probe;
     h5::set_attr(root, kCtrVersion, std::string(CTR_VERSION));
     h5::set_attr(root, kGitDescribe, std::string(CTR_GIT_DESCRIBE));
     h5::set_attr(root, kFormatVersionAttr, kFormatVersion);
-    h5::set_attr(root, kConfig, config_yaml);
-    set_u64_attr(root, kSeed, cfg.seed);  // uint64: seeds >= 2^63 must not read back negative
+    h5::set_attr(root, kConfig, start.config_yaml);
+    h5::set_attr(root, kSeed, uint64_t{cfg.seed});  // uint64: seeds >= 2^63 must not read back negative
     h5::set_attr(root, kCreated, now_utc());
     h5::set_attr(root, kStatus, std::string(kRunning));
+    const Provenance& p = start.provenance;
+    h5::set_attr(root, kCommandLine, p.command_line);
+    h5::set_attr(root, kLastCommandLine, p.command_line);
+    h5::set_attr(root, kConfigFile, p.config_file);
+    h5::set_attr(root, kOverrides, p.overrides);
+    h5::set_attr(root, kHost, p.host);
+    h5::set_attr(root, kStarted, now_utc());
+    h5::set_attr(root, kEnded, std::string());
+    h5::set_attr(root, kWallTime, 0.0);
+    h5::set_attr(root, kSessions, int64_t{1});
+    h5::set_attr(root, kCompiler, p.compiler);
+    h5::set_attr(root, kEigenVersion, p.eigen_version);
+    h5::set_attr(root, kHdf5Version, p.hdf5_version);
+    h5::set_attr(root, kBoostVersion, p.boost_version);
 
-    const hsize_t B = probe.B, T = probe.T;
-    {
-        h5::Handle g = h5::create_group(root, kProbe);
-        h5::write_array(g.get(), "kind", {B, T}, probe.kind.data(), "batch,pos (0 number, 1 [SEP], 2 [BOS])");
-        h5::write_array(g.get(), "value", {B, T}, probe.value.data(), "batch,pos");
-        h5::write_array(g.get(), "target", {B, T}, probe.target.data(), "batch,pos");
-        h5::write_array(g.get(), "weight", {B, T}, probe.weight.data(), "batch,pos (loss weight)");
-        h5::write_array(g.get(), "sep_pos", {B}, probe.sep_pos.data(), "batch");
-    }
+    write_batch(root, kProbe, probe, "the fixed probe batch every snapshot runs on");
+    write_batch(root, kEval, start.eval, "the held-out evaluation set of /metrics/eval_loss");
+    h5::set_attr(h5::open_group(root, kEval).get(), kBaselineMse, start.baseline_mse);
     {
         h5::Handle g = h5::create_group(root, kMetrics);
-        h5::create_series(g.get(), "step", H5T_NATIVE_INT64, {}, 256, false, "row");
-        for (const char* name : kMetricColumns) h5::create_series(g.get(), name, H5T_NATIVE_DOUBLE, {}, 256, false, "row");
+        Dims dims(g.get());
+        dims.make_step(g.get());
+        for (const char* name : kMetricColumns) dims.series(g.get(), name, H5T_NATIVE_DOUBLE, {}, 256, false, {"step"});
     }
     {
         const ModelConfig& m = cfg.model;
-        const hsize_t H = m.n_heads, D = m.d_model;
+        const hsize_t B = probe.B, T = probe.T, H = m.n_heads, D = m.d_model, Dh = m.d_head;
         h5::Handle g = h5::create_group(root, kSnapshots);
-        h5::create_series(g.get(), "step", H5T_NATIVE_INT64, {}, 256, false, "snapshot");
-        h5::create_series(g.get(), kSnapshotOutput, H5T_IEEE_F32LE, {B, T}, 1, false, "snapshot,batch,pos");
+        Dims dims(g.get());
+        dims.make_step(g.get());
+        dims.series(g.get(), kSnapshotOutput, H5T_IEEE_F32LE, {B, T}, 1, false, {"step", "batch", "pos"},
+                    "the prediction at every position");
         for (int l = 0; l < m.n_layers; ++l) {
             const std::string b = block_prefix(l);
-            h5::create_series(g.get(), b + kPattern, H5T_IEEE_F32LE, {B, H, T, T}, 1, cfg.log.compress,
-                              "snapshot,batch,head,query,key");
+            dims.series(g.get(), b + kPattern, H5T_IEEE_F32LE, {B, H, T, T}, 1, cfg.log.compress,
+                        {"step", "batch", "head", "query", "key"});
+            for (const char* s : {kHookV, kHookZ})
+                dims.series(g.get(), b + s, H5T_IEEE_F32LE, {B, T, H, Dh}, 1, cfg.log.compress,
+                            {"step", "batch", "pos", "head", "d_head"});
             // As in TransformerLens, an attention-only block has no resid_mid: it would
             // equal resid_post.
             for (const char* s : {kResidPre, kResidMid, kResidPost})
                 if (m.d_mlp > 0 || std::string(s) != kResidMid)
-                    h5::create_series(g.get(), b + s, H5T_IEEE_F32LE, {B, T, D}, 1, false, "snapshot,batch,pos,d_model");
+                    dims.series(g.get(), b + s, H5T_IEEE_F32LE, {B, T, D}, 1, false, {"step", "batch", "pos", "d_model"});
         }
         h5::Handle mech = h5::create_group(g.get(), kSnapshotMetrics);
+        link_step(g.get(), mech.get());
         const hsize_t L = m.n_layers;
         for (const MechanismSeries& s : kMechanismSeries) {
             std::vector<hsize_t> shape{L, H};
-            std::string axes = "snapshot,layer,head";
-            if (s.shape == MetricShape::kLayerHeadPos) shape.push_back(T), axes += ",key";
-            if (s.shape == MetricShape::kLayerHeadDModel) shape.push_back(D), axes += ",d_model";
-            h5::create_series(mech.get(), s.name, H5T_NATIVE_DOUBLE, shape, 1, false, axes);
+            h5::Axes axes{"step", "layer", "head"};
+            if (s.shape == MetricShape::kLayer) shape = {L}, axes = {"step", "layer"};
+            if (s.shape == MetricShape::kLayerHeadPos) shape.push_back(T), axes.push_back("key");
+            if (s.shape == MetricShape::kLayerHeadDModel) shape.push_back(D), axes.push_back("d_model");
+            dims.series(mech.get(), s.name, H5T_NATIVE_DOUBLE, shape, 1, false, axes);
         }
         h5::Handle headline = h5::create_group(g.get(), kSnapshotHeadline);
-        for (const char* name : kHeadlineColumns)
-            h5::create_series(headline.get(), name, H5T_NATIVE_DOUBLE, {}, 256, false, "snapshot");
+        link_step(g.get(), headline.get());
+        for (const char* name : kHeadlineColumns) dims.series(headline.get(), name, H5T_NATIVE_DOUBLE, {}, 256, false, {"step"});
         h5::Handle params = h5::create_group(g.get(), kSnapshotParams);
-        for (const TensorSpec& t : tensors)
-            h5::create_series(params.get(), t.name, H5T_NATIVE_DOUBLE, as_hsize(t.shape), 1, cfg.log.compress,
-                              "snapshot," + param_axes(t));
+        link_step(g.get(), params.get());
+        for (const TensorSpec& t : start.tensors) {
+            h5::Axes axes = param_axes(t);
+            axes.insert(axes.begin(), "step");
+            dims.series(params.get(), t.name, H5T_NATIVE_DOUBLE, as_hsize(t.shape), 1, cfg.log.compress, axes);
+        }
     }
 }
 
@@ -144,11 +227,10 @@ RunFileWriter::RunFileWriter(SeriesFile file) : file_(std::move(file)) {
     resid_mid_ = h5::exists(file_.root(), std::string(schema::kSnapshots) + "/" + block_prefix(0) + schema::kResidMid);
 }
 
-RunFileWriter RunFileWriter::create(const std::string& path, const Config& cfg, const std::string& config_yaml,
-                                    const Batch& probe, const std::vector<TensorSpec>& tensors) {
-    return RunFileWriter(SeriesFile::create(path, "run file", [&](SeriesFile& f) {
-        write_skeleton(f.root(), cfg, config_yaml, probe, tensors);
-    }));
+RunFileWriter RunFileWriter::create(const std::string& path, const RunStart& start) {
+    RunFileWriter w(SeriesFile::create(path, "run file", [&](SeriesFile& f) { write_skeleton(f.root(), start); }));
+    w.tensors_ = start.tensors;
+    return w;
 }
 
 RunFileWriter RunFileWriter::open(const std::string& path) {
@@ -164,6 +246,22 @@ RunFileReader RunFileWriter::reader() {
 }
 
 void RunFileWriter::set_config_yaml(const std::string& yaml) { h5::set_attr(file_.root(), schema::kConfig, yaml); }
+
+void RunFileWriter::begin_session(const Provenance& p) {
+    using namespace schema;
+    const hid_t root = file_.root();
+    h5::set_attr(root, kLastCommandLine, p.last_command_line);
+    h5::set_attr(root, kHost, p.host);
+    h5::set_attr(root, kSessions, h5::get_attr_int(root, kSessions) + 1);
+    h5::set_attr(root, kEnded, std::string());
+}
+
+void RunFileWriter::end_session(double seconds) {
+    using namespace schema;
+    const hid_t root = file_.root();
+    h5::set_attr(root, kEnded, now_utc());
+    h5::set_attr(root, kWallTime, h5::get_attr_double(root, kWallTime) + seconds);
+}
 void RunFileWriter::set_status(const std::string& status) { h5::set_attr(file_.root(), schema::kStatus, status); }
 
 void RunFileWriter::append_metrics(const MetricsRow& row) {
@@ -184,6 +282,8 @@ void RunFileWriter::append_snapshot(const SnapshotRecord& s) {
         const BlockActivations& a = s.probe.blocks[l];
         const std::string b = g + block_prefix(l);
         file_.append(b + kPattern, real_type, a.pattern.data());
+        file_.append(b + kHookV, real_type, a.v.data());
+        file_.append(b + kHookZ, real_type, a.z.data());
         file_.append(b + kResidPre, real_type, a.resid_pre.data());
         if (resid_mid_) file_.append(b + kResidMid, real_type, a.resid_mid.data());
         file_.append(b + kResidPost, real_type, a.resid_post.data());
@@ -209,9 +309,9 @@ void RunFileWriter::write_verdict(const RunVerdict& r) {
     const Verdict& v = r.verdict;
     const Emergence& e = r.emergence;
     const CausalResult& c = r.causal;
-    h5::set_attr(id, kSuccess, int64_t{v.success});
-    h5::set_attr(id, kSolved, int64_t{v.solved});
-    h5::set_attr(id, kMechanism, int64_t{v.mechanism});
+    h5::set_attr(id, kSuccess, v.success);
+    h5::set_attr(id, kSolved, v.solved);
+    h5::set_attr(id, kMechanism, v.mechanism);
     h5::set_attr(id, kSummary, v.summary);
     h5::set_attr(id, kRelError, v.rel_error);
     h5::set_attr(id, kCatchLayer, int64_t{v.catch_layer});
@@ -245,12 +345,19 @@ void RunFileWriter::write_checkpoint(const Checkpoint& c) {
     for (int i = 1; h5::exists(root, staging); ++i) staging = std::string(schema::kCheckpointStaging) + "." + std::to_string(i);
     {
         h5::Handle g = h5::create_group(root, staging);
+        Dims dims(g.get());
         const hsize_t P = c.params.size();
-        h5::write_array(g.get(), kParams, {P}, c.params.data(), "param (flat, ParamLayout order)");
-        h5::write_array(g.get(), kOptM, {P}, c.opt_m.data(), "param");
-        if (!c.opt_v.empty()) h5::write_array(g.get(), kOptV, {P}, c.opt_v.data(), "param");
+        dims.array(g.get(), kParams, {P}, c.params.data(), {"param"}, "all parameters, flat, in ParamLayout order");
+        dims.array(g.get(), kOptM, {P}, c.opt_m.data(), {"param"}, "AdamW first moment or SGD momentum");
+        if (!c.opt_v.empty()) dims.array(g.get(), kOptV, {P}, c.opt_v.data(), {"param"}, "AdamW second moment");
         const hsize_t n_order = c.order.size();
-        if (n_order > 0) h5::write_array(g.get(), kOrder, {n_order}, c.order.data(), "epoch order of the training set");
+        if (n_order > 0)
+            dims.array(g.get(), kOrder, {n_order}, c.order.data(), {"train_index"}, "this epoch's order of the training set");
+        // The same parameters as named tensors; the flat buffer stays what a resume reads.
+        h5::Handle named = h5::create_group(g.get(), kTensors);
+        for (const TensorSpec& t : tensors_)
+            if (t.offset + t.size <= c.params.size())
+                dims.array(named.get(), t.name, as_hsize(t.shape), c.params.data() + t.offset, param_axes(t));
         h5::set_attr(g.get(), kStep, c.step);
         h5::set_attr(g.get(), kEpoch, c.epoch);
         h5::set_attr(g.get(), kBatchInEpoch, c.batch_in_epoch);

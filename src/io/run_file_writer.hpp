@@ -29,12 +29,21 @@ struct SnapshotRecord {
     const Headline& headline;                 // of those metrics
 };
 
+// What a new run file is made from.
+struct RunStart {
+    const Config& config;
+    std::string config_yaml;                 // stored as the config
+    const Batch& probe;                      // fixes the snapshots' shapes
+    const Batch& eval;                       // the evaluation set, stored as /eval
+    double baseline_mse;                     // eval_rel_error = eval_loss / baseline_mse
+    const std::vector<TensorSpec>& tensors;  // the parameter views
+    Provenance provenance;                   // sessions, ended and wall_time are set by the writer
+};
+
 class RunFileWriter {
 public:
-    // Creates path (which must not exist) for a new run of cfg, whose text config_yaml
-    // is stored as the config; probe and tensors fix the snapshots' shapes.
-    static RunFileWriter create(const std::string& path, const Config& cfg, const std::string& config_yaml,
-                                const Batch& probe, const std::vector<TensorSpec>& tensors);
+    // Creates path (which must not exist) for a new run.
+    static RunFileWriter create(const std::string& path, const RunStart& start);
     // Opens a run file to continue it (its format version must be this ctr's).
     static RunFileWriter open(const std::string& path);
 
@@ -47,6 +56,14 @@ public:
 
     void set_config_yaml(const std::string& yaml);
     void set_status(const std::string& status);  // schema::kRunning, kComplete, kInterrupted
+    // A resume: records its command line and host, and counts the session.
+    void begin_session(const Provenance& p);
+    // The end of a session (finished or interrupted): the time, and its training seconds
+    // added to the wall time.
+    void end_session(double seconds);
+    // The parameter views, for the checkpoint's named tensors (given by create; a writer
+    // that open()ed a file needs them before its first checkpoint).
+    void set_tensors(const std::vector<TensorSpec>& tensors) { tensors_ = tensors; }
 
     void append_metrics(const MetricsRow& row);
     void append_snapshot(const SnapshotRecord& s);
@@ -67,6 +84,7 @@ public:
 private:
     explicit RunFileWriter(SeriesFile file);
     SeriesFile file_;
+    std::vector<TensorSpec> tensors_;  // the parameter views, for the checkpoint's named tensors
     bool resid_mid_ = false;  // blocks have an MLP, so snapshots keep hook_resid_mid
 };
 

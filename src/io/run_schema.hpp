@@ -11,7 +11,7 @@
 
 namespace ctr::schema {
 
-inline constexpr int64_t kFormatVersion = 1;
+inline constexpr int64_t kFormatVersion = 2;
 
 // Root attributes.
 inline constexpr const char* kCtrVersion = "ctr_version";
@@ -21,13 +21,29 @@ inline constexpr const char* kConfig = "config";
 inline constexpr const char* kSeed = "seed";
 inline constexpr const char* kCreated = "created";
 inline constexpr const char* kStatus = "status";
+// Provenance (root attributes).
+inline constexpr const char* kCommandLine = "command_line";          // the invocation that created the file
+inline constexpr const char* kLastCommandLine = "last_command_line";  // the latest invocation that wrote it
+inline constexpr const char* kConfigFile = "config_file";
+inline constexpr const char* kOverrides = "overrides";
+inline constexpr const char* kHost = "host";
+inline constexpr const char* kStarted = "started";
+inline constexpr const char* kEnded = "ended";
+inline constexpr const char* kWallTime = "wall_time";
+inline constexpr const char* kSessions = "sessions";
+inline constexpr const char* kCompiler = "compiler";
+inline constexpr const char* kEigenVersion = "eigen_version";
+inline constexpr const char* kHdf5Version = "hdf5_version";
+inline constexpr const char* kBoostVersion = "boost_version";
 // Values of kStatus.
 inline constexpr const char* kRunning = "running";
 inline constexpr const char* kComplete = "complete";
 inline constexpr const char* kInterrupted = "interrupted";
 
-// /probe: the probe batch.
+// /probe: the probe batch; /eval: the evaluation set (same datasets).
 inline constexpr const char* kProbe = "probe";
+inline constexpr const char* kEval = "eval";
+inline constexpr const char* kBaselineMse = "baseline_mse";  // /eval attribute: eval_rel_error = eval_loss / this
 
 // /metrics: one row per evaluation.
 inline constexpr const char* kMetrics = "metrics";
@@ -40,6 +56,8 @@ inline constexpr const char* kSnapshots = "snapshots";
 inline constexpr const char* kSnapshotsStep = "snapshots/step";
 inline constexpr const char* kSnapshotOutput = "output";
 inline constexpr const char* kPattern = "attn.hook_pattern";
+inline constexpr const char* kHookV = "attn.hook_v";
+inline constexpr const char* kHookZ = "attn.hook_z";
 inline constexpr const char* kResidPre = "hook_resid_pre";
 inline constexpr const char* kResidMid = "hook_resid_mid";  // only in blocks with an MLP
 inline constexpr const char* kResidPost = "hook_resid_post";
@@ -52,7 +70,7 @@ inline constexpr const char* kHeadlineColumns[] = {"catch", "tag_separation", "r
                                                    "probe_rel_error"};
 
 // The per-snapshot mechanism metrics under /snapshots/metrics (docs/metrics.md).
-enum class MetricShape { kLayerHead, kLayerHeadPos, kLayerHeadDModel };
+enum class MetricShape { kLayer, kLayerHead, kLayerHeadPos, kLayerHeadDModel };
 struct MechanismSeries {
     const char* name;
     MetricShape shape;
@@ -107,6 +125,7 @@ inline constexpr const char* kCheckpoint = "checkpoint";
 inline constexpr const char* kCheckpointStaging = "checkpoint.new";
 namespace checkpoint {
 inline constexpr const char* kParams = "params";
+inline constexpr const char* kTensors = "tensors";  // group: the params as named tensors
 inline constexpr const char* kOptM = "opt_m";
 inline constexpr const char* kOptV = "opt_v";      // AdamW only
 inline constexpr const char* kOrder = "order";     // fixed training set only

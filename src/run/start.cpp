@@ -35,15 +35,16 @@ Run start_run(const NewRun& request) {
     auto trainer = std::make_unique<Trainer>(request.config);
     std::unique_ptr<RunFileWriter> file;
     try {
-        file = std::make_unique<RunFileWriter>(RunFileWriter::create(out, request.config, config_yaml, trainer->probe_batch(),
-                                                                     trainer->layout().tensors()));
+        file = std::make_unique<RunFileWriter>(RunFileWriter::create(
+            out, {request.config, config_yaml, trainer->probe_batch(), trainer->eval_batch(), trainer->baseline_mse(),
+                  trainer->layout().tensors(), make_provenance(request.invocation, request.config)}));
     } catch (const h5::IoError&) {
         throw h5::IoError("--out " + out + ": cannot create the run file (is the directory writable?)");
     }
     return Run(std::move(trainer), std::move(file));
 }
 
-Run resume_run(const std::string& path, const std::vector<std::string>& lengthen) {
+Run resume_run(const std::string& path, const std::vector<std::string>& lengthen, const Invocation& inv) {
     for (const std::string& ov : lengthen) {
         const std::string key = ov.substr(0, ov.find('='));
         if (key != "train.epochs" && key != "train.steps")
@@ -65,6 +66,8 @@ Run resume_run(const std::string& path, const std::vector<std::string>& lengthen
     auto trainer = std::make_unique<Trainer>(cfg);
     restore(trainer->state(), *checkpoint, path);
     file->drop_rows_after_checkpoint();
+    file->set_tensors(trainer->layout().tensors());
+    file->begin_session(make_provenance(inv, cfg));
     file->set_status(schema::kRunning);
     file->set_config_yaml(config_to_yaml(cfg));  // a lengthened run records its new length
     return Run(std::move(trainer), std::move(file));
@@ -77,6 +80,8 @@ RunResult Run::train(const LoopHooks& hooks) {
     static_cast<LoopResult&>(r) = run_training(*trainer_, *file_, hooks);
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     r.last_step = trainer_->state().step;
+    file_->end_session(r.seconds);
+    file_->flush();
     return r;
 }
 

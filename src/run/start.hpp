@@ -26,6 +26,7 @@
 #include "config/config.hpp"
 #include "io/run_file_writer.hpp"
 #include "run/loop.hpp"
+#include "run/provenance.hpp"
 #include "training/trainer.hpp"
 
 namespace ctr {
@@ -40,6 +41,7 @@ struct NewRun {
     Config config;            // resolved: file, overrides and seed applied and validated
     std::string out;          // the run file to write; missing directories are created
     bool overwrite = false;   // replace an existing run file at out (else RunSetupError)
+    Invocation invocation;    // recorded in the file (command line, config file, overrides)
 };
 
 struct RunResult : LoopResult {
@@ -65,7 +67,7 @@ public:
 
 private:
     friend Run start_run(const NewRun& request);
-    friend Run resume_run(const std::string& path, const std::vector<std::string>& lengthen);
+    friend Run resume_run(const std::string& path, const std::vector<std::string>& lengthen, const Invocation& inv);
     Run(std::unique_ptr<Trainer> trainer, std::unique_ptr<RunFileWriter> file)
         : trainer_(std::move(trainer)), file_(std::move(file)) {}
     std::unique_ptr<Trainer> trainer_;
@@ -78,7 +80,8 @@ Run start_run(const NewRun& request);
 // Opens the run file at path to continue it from its last checkpoint. lengthen:
 // overrides "train.epochs=N" or "train.steps=N" only, which may lengthen the run,
 // never shorten it (anything else would make it a different run: RunSetupError).
-Run resume_run(const std::string& path, const std::vector<std::string>& lengthen = {});
+// inv: the resuming invocation, recorded as the file's last command line.
+Run resume_run(const std::string& path, const std::vector<std::string>& lengthen = {}, const Invocation& inv = {});
 
 // ctr-train's default run file: runs/<config file stem>-seed<seed>.h5.
 std::string default_run_path(const std::string& config_path, uint64_t seed);
