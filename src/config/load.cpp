@@ -141,17 +141,21 @@ void apply_overrides(Config& cfg, const std::vector<std::string>& overrides, Key
         const std::string path = trim(ov.substr(0, eq));
         if (eq == std::string::npos || path.empty())
             throw ConfigError(where + ": expected key=value, e.g. --set model.d_model=4");
-        const std::string value = trim(ov.substr(eq + 1));
-        const KeySpec* key = find_key(path);
-        if (!key) {
-            if (is_config_section(path))
-                throw ConfigError(where + ": " + path + ": is a section, not a key; set one of its keys, e.g. " + path +
-                                  "." + section_children(path).front() + "=...");
-            throw ConfigError(where + ": " + unknown_key_message(path));
-        }
-        if (const auto err = set_key_from_text(*key, cfg, value)) throw ConfigError(where + ": " + path + ": " + *err);
-        if (origins) (*origins)[path] = where;
+        set_key_at(cfg, path, trim(ov.substr(eq + 1)), where, origins);
     }
+}
+
+void set_key_at(Config& cfg, const std::string& path, const std::string& value, const std::string& where,
+                KeyOrigins* origins) {
+    const KeySpec* key = find_key(path);
+    if (!key) {
+        if (is_config_section(path))
+            throw ConfigError(where + ": " + path + ": is a section, not a key; set one of its keys, e.g. " + path + "." +
+                              section_children(path).front() + "=...");
+        throw ConfigError(where + ": " + unknown_key_message(path));
+    }
+    if (const auto err = set_key_from_text(*key, cfg, value)) throw ConfigError(where + ": " + path + ": " + *err);
+    if (origins) (*origins)[path] = where;
 }
 
 LoadedConfig load_config_traced(const std::string& path, const std::vector<std::string>& overrides) {

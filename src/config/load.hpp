@@ -54,6 +54,12 @@ LoadedConfig load_config_text(const std::string& text, const std::string& source
 // their origins when origins is given. Throws ConfigError on a bad override.
 void apply_overrides(Config& cfg, const std::vector<std::string>& overrides, KeyOrigins* origins = nullptr);
 
+// Sets one key from its text, as a --set override or a file entry would; `where` names
+// its origin in messages and in origins ("sweep.yaml:4:12"). Throws ConfigError naming
+// where, the key (with the nearest valid one when unknown) and what was expected.
+void set_key_at(Config& cfg, const std::string& path, const std::string& value, const std::string& where,
+                KeyOrigins* origins = nullptr);
+
 // validate_config; a failing check also names where each involved key was set.
 void validate_config(const Config& cfg, const std::string& source, const KeyOrigins& origins);
 

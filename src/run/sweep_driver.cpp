@@ -1,0 +1,485 @@
+#include "run/sweep_driver.hpp"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "config/load.hpp"
+#include "io/run_file.hpp"
+#include "run/sweep_index.hpp"
+
+namespace ctr {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+volatile std::sig_atomic_t g_signal = 0;
+extern "C" void on_sweep_signal(int sig) { g_signal = sig; }
+
+void install_signal_handlers() {
+    struct sigaction sa {};
+    sa.sa_handler = on_sweep_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+    sigaction(SIGHUP, &sa, nullptr);
+}
+
+std::string hostname() {
+    char buf[256] = {};
+    gethostname(buf, sizeof buf - 1);
+    return buf;
+}
+
+std::string now_utc() {
+    const std::time_t t = std::time(nullptr);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+    return buf;
+}
+
+// An flock held for the driver's lifetime (the kernel drops it when the process dies,
+// also on SIGKILL, so a killed driver never leaves a stale lock).
+class DirLock {
+public:
+    DirLock(const std::string& path, bool exclusive, const std::string& what) {
+        fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (fd_ < 0) throw SweepRefused(path + ": cannot create the sweep's lock file: " + std::strerror(errno));
+        if (::flock(fd_, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0) {
+            std::string holder;
+            std::ifstream in(path);
+            std::getline(in, holder);
+            ::close(fd_);
+            fd_ = -1;
+            throw SweepRefused(what + ": another ctr-sweep is running on this directory" +
+                               (holder.empty() ? std::string() : " (" + holder + ")") +
+                               "; wait for it to finish or stop it first");
+        }
+        if (exclusive) {
+            const std::string me = "pid " + std::to_string(::getpid()) + " on " + hostname() + ", since " + now_utc() + "\n";
+            if (::ftruncate(fd_, 0) == 0 && ::write(fd_, me.data(), me.size()) < 0) {
+                // the lock holds without the note
+            }
+        }
+    }
+    ~DirLock() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    DirLock(const DirLock&) = delete;
+    DirLock& operator=(const DirLock&) = delete;
+
+private:
+    int fd_ = -1;
+};
+
+std::string read_all(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+void write_atomically(const std::string& path, const std::string& text) {
+    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+    {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        out << text;
+        out.flush();
+        if (!out) throw SweepRefused("cannot write " + path + " (is the directory writable? disk full?)");
+    }
+    fs::rename(tmp, path);
+}
+
+// What is on disk for one run before the driver starts it.
+enum class Start { kFresh, kResume, kSkip, kBroken };
+
+struct Plan {
+    Start start = Start::kFresh;
+    std::string problem;  // kBroken: why the file can be neither resumed nor replaced
+};
+
+Plan plan_run(const std::string& full, const Config& resolved) {
+    std::error_code ec;
+    if (!fs::exists(full, ec)) return {};
+    // A run file still being closed by a child of a driver that was just killed: HDF5's
+    // lock refuses it for a moment.
+    for (int attempt = 0;; ++attempt) {
+        try {
+            RunFile f = RunFile::open(full, false);
+            const Config had = load_config_text(f.config_yaml(), full + ":/config").config;
+            const std::vector<std::string> diff = config_diff(had, resolved);
+            if (!diff.empty()) {
+                std::string keys;
+                for (const std::string& k : diff) keys += (keys.empty() ? "" : ", ") + k;
+                throw SweepRefused(full + ": holds a run of another config (keys that differ: " + keys +
+                                   "); the sweep would not replace it: give another --out, or move the file away");
+            }
+            if (f.status() == "complete") return {Start::kSkip, {}};
+            if (f.has_checkpoint()) return {Start::kResume, {}};
+            // Killed before its first checkpoint: nothing in it can be continued, and
+            // the run is the sweep's own (same config), so it starts again.
+            return {Start::kFresh, {}};
+        } catch (const SweepRefused&) {
+            throw;
+        } catch (const std::exception& e) {
+            if (attempt >= 20) return {Start::kBroken, std::string("cannot open the run file: ") + e.what()};
+            std::this_thread::sleep_for(std::chrono::milliseconds(250));
+        }
+    }
+}
+
+std::string duration_text(double s) {
+    if (!std::isfinite(s) || s < 0) return "?";
+    const long t = std::lround(s);
+    char b[32];
+    if (t >= 3600) std::snprintf(b, sizeof b, "%ldh%02ldm", t / 3600, (t % 3600) / 60);
+    else if (t >= 60) std::snprintf(b, sizeof b, "%ldm%02lds", t / 60, t % 60);
+    else std::snprintf(b, sizeof b, "%lds", t);
+    return b;
+}
+
+struct Child {
+    size_t run;  // into runs
+    std::chrono::steady_clock::time_point started;
+};
+
+pid_t launch(const std::string& exe, const std::vector<std::string>& args, const std::string& log_path) {
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(exe.c_str()));
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    const pid_t parent = ::getpid();
+    const pid_t pid = ::fork();
+    if (pid < 0) throw std::runtime_error(std::string("cannot start a run: fork: ") + std::strerror(errno));
+    if (pid == 0) {
+        // Own process group: a Ctrl-C reaches the driver alone, which passes it on once.
+        ::setpgid(0, 0);
+        // A driver killed with SIGKILL takes its runs down with it (they checkpoint on
+        // SIGTERM), so a restarted driver never meets a second writer.
+        ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (::getppid() != parent) ::_exit(130);
+        const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            ::dup2(fd, 1);
+            ::dup2(fd, 2);
+            ::close(fd);
+        }
+        ::setenv("OMP_NUM_THREADS", "1", 1);
+        ::execv(exe.c_str(), argv.data());
+        std::fprintf(stderr, "ctr-sweep: error: cannot run %s: %s\n", exe.c_str(), std::strerror(errno));
+        ::_exit(127);
+    }
+    return pid;
+}
+
+}  // namespace
+
+Shard parse_shard(const std::string& text) {
+    const std::string expected = "--shard " + text + ": expected I/N with 0 <= I < N, e.g. --shard 0/4";
+    const size_t slash = text.find('/');
+    if (slash == std::string::npos) throw SweepRefused(expected);
+    try {
+        size_t u1 = 0, u2 = 0;
+        const std::string a = text.substr(0, slash), b = text.substr(slash + 1);
+        const long i = std::stol(a, &u1), n = std::stol(b, &u2);
+        if (u1 != a.size() || u2 != b.size() || n < 1 || i < 0 || i >= n || n > 1'000'000) throw SweepRefused(expected);
+        return {static_cast<int>(i), static_cast<int>(n)};
+    } catch (const SweepRefused&) {
+        throw;
+    } catch (const std::exception&) {
+        throw SweepRefused(expected);
+    }
+}
+
+Shard shard_from_environment() {
+    const char* id = std::getenv("SLURM_ARRAY_TASK_ID");
+    const char* count = std::getenv("SLURM_ARRAY_TASK_COUNT");
+    if (!id || !count) return {};
+    const char* min = std::getenv("SLURM_ARRAY_TASK_MIN");
+    const long i = std::atol(id) - (min ? std::atol(min) : 0), n = std::atol(count);
+    if (n < 1 || i < 0 || i >= n)
+        throw SweepRefused("SLURM_ARRAY_TASK_ID=" + std::string(id) + ", SLURM_ARRAY_TASK_COUNT=" + count +
+                           ": expected an array --array=0-(N-1) (ctr-sweep submit writes one)");
+    return {static_cast<int>(i), static_cast<int>(n)};
+}
+
+int default_jobs() {
+    if (std::getenv("SLURM_JOB_ID")) {
+        for (const char* var : {"SLURM_CPUS_PER_TASK", "SLURM_JOB_CPUS_PER_NODE"})
+            if (const char* v = std::getenv(var); v && std::atoi(v) > 0) return std::atoi(v);
+        return 1;
+    }
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+    return std::max(1u, std::thread::hardware_concurrency());
+}
+
+SweepSpec load_sweep_plan(const std::string& dir) {
+    const std::string plan = (fs::path(dir) / "sweep.yaml").string();
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) throw SweepRefused(dir + ": no such sweep directory");
+    if (!fs::exists(plan, ec))
+        throw SweepRefused(dir + ": not a sweep directory (no sweep.yaml; ctr-sweep writes it when a sweep starts)");
+    return load_sweep(plan, {}, "", false);
+}
+
+int run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
+    const fs::path dir = opt.dir;
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec || !fs::is_directory(dir))
+        throw SweepRefused("--out " + opt.dir + ": cannot create the sweep directory" +
+                           (ec ? ": " + ec.message() : std::string(": a file of that name exists")));
+
+    // One whole-sweep driver, or any number of drivers of distinct shards.
+    const bool sharded = opt.shard.count > 1;
+    DirLock whole((dir / ".ctr-sweep.lock").string(), !sharded, opt.dir);
+    std::unique_ptr<DirLock> shard_lock;
+    if (sharded)
+        shard_lock = std::make_unique<DirLock>(
+            (dir / (".ctr-sweep-shard-" + std::to_string(opt.shard.index) + "-of-" + std::to_string(opt.shard.count) + ".lock"))
+                .string(),
+            true, opt.dir + " (shard " + std::to_string(opt.shard.index) + "/" + std::to_string(opt.shard.count) + ")");
+
+    // The plan: a rerun may add points or seeds, not change what every run is.
+    const std::string plan_path = (dir / "sweep.yaml").string();
+    const std::string plan_text = sweep_plan_yaml(spec);
+    if (fs::exists(plan_path)) {
+        const SweepSpec before = load_sweep(plan_path, {}, "", false);
+        const std::vector<std::string> diff = sweep_fixed_diff(before, spec);
+        if (!diff.empty()) {
+            std::string d;
+            for (const std::string& x : diff) d += "\n  " + x;
+            throw SweepRefused("--out " + opt.dir + ": holds a sweep with other settings (" + plan_path +
+                               " vs this one):" + d + "\ngive another --out, or remove the directory");
+        }
+    }
+    if (read_all(plan_path) != plan_text) write_atomically(plan_path, plan_text);
+
+    const std::vector<SweepPoint> points = sweep_points(spec);
+    const std::vector<SweepRun> runs = sweep_runs(spec);
+    std::vector<size_t> mine;
+    for (const SweepRun& r : runs)
+        if (static_cast<int>(r.index % static_cast<size_t>(opt.shard.count)) == opt.shard.index) mine.push_back(r.index);
+
+    // What is on disk already; refuse before running anything if it is not ours.
+    std::vector<Plan> plans(runs.size());
+    std::vector<RunRecord> records(runs.size());
+    for (size_t i : mine) {
+        const SweepRun& r = runs[i];
+        plans[i] = plan_run((dir / r.path).string(), sweep_run_config(spec, points[r.point], r.seed));
+    }
+    for (size_t i = 0; i < runs.size(); ++i)
+        if (!sharded || static_cast<int>(i % static_cast<size_t>(opt.shard.count)) == opt.shard.index)
+            records[i] = read_run_record(opt.dir, runs[i].path);
+    for (size_t i : mine)
+        if (plans[i].start == Start::kBroken) {
+            records[i].status = "failed";
+            records[i].error = plans[i].problem;
+        }
+
+    std::deque<size_t> queue;
+    for (size_t i : mine)
+        if (plans[i].start == Start::kFresh || plans[i].start == Start::kResume) queue.push_back(i);
+
+    install_signal_handlers();
+    const bool tty = ::isatty(2) && !opt.quiet;
+    const auto t0 = std::chrono::steady_clock::now();
+    auto last_index = t0;
+    size_t finished_now = 0;
+    std::map<pid_t, Child> children;
+
+    auto progress = [&](bool final_line) {
+        if (opt.quiet && !final_line) return;
+        int64_t done = 0, failed = 0, complete = 0, succ = 0;
+        for (size_t i : mine) {
+            const RunRecord& r = records[i];
+            if (r.status == "complete") {
+                ++complete;
+                succ += r.success == 1;
+            }
+            if (r.status == "failed") ++failed;
+        }
+        done = complete + failed;
+        const Wilson w = wilson_interval(succ, complete);
+        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const double eta = finished_now ? elapsed / finished_now * static_cast<double>(mine.size() - done) : NAN;
+        auto fixed3 = [](double v) {
+            if (std::isnan(v)) return std::string("-");
+            char b[16];
+            std::snprintf(b, sizeof b, "%.3f", v);
+            return std::string(b);
+        };
+        const std::string failed_text = failed ? " (" + std::to_string(failed) + " failed)" : "";
+        const std::string eta_text = done == static_cast<int64_t>(mine.size()) ? "0s" : duration_text(eta);
+        const std::string rate_text = complete ? fixed3(static_cast<double>(succ) / static_cast<double>(complete)) : "-";
+        char line[512];
+        std::snprintf(line, sizeof line, "ctr-sweep: %lld/%zu done%s, %zu running, %lld/%lld successes, rate %s [%s, %s], ETA %s",
+                      static_cast<long long>(done), mine.size(), failed_text.c_str(), children.size(),
+                      static_cast<long long>(succ), static_cast<long long>(complete), rate_text.c_str(),
+                      fixed3(w.lo).c_str(), fixed3(w.hi).c_str(), eta_text.c_str());
+        if (tty) std::fprintf(stderr, "\r\033[K%s%s", line, final_line ? "\n" : "");
+        else std::fprintf(stderr, "%s\n", line);
+        std::fflush(stderr);
+    };
+    auto write_index = [&] {
+        if (sharded) return;  // shards run side by side: collect writes the index once they are done
+        write_sweep_index(opt.dir, spec, runs, records);
+        last_index = std::chrono::steady_clock::now();
+    };
+
+    if (!opt.quiet) {
+        std::fprintf(stderr, "ctr-sweep: %zu runs (%zu points x %zu seeds)%s into %s: %zu to run, %d at a time\n",
+                     mine.size(), points.size(), spec.seeds.size(),
+                     sharded ? (", shard " + std::to_string(opt.shard.index) + "/" + std::to_string(opt.shard.count)).c_str()
+                             : "",
+                     opt.dir.c_str(), queue.size(), opt.jobs);
+    }
+    progress(false);
+
+    int forwarded = 0;
+    bool changed = false;  // a run ended since the last progress line
+    while (!queue.empty() || !children.empty()) {
+        if (g_signal && forwarded != g_signal) {
+            // Stop starting runs; each running one checkpoints and exits on the signal.
+            for (const auto& [pid, c] : children) ::kill(pid, g_signal == SIGINT ? SIGINT : SIGTERM);
+            forwarded = g_signal;
+            g_signal = 0;
+            queue.clear();
+        }
+        while (!forwarded && !queue.empty() && static_cast<int>(children.size()) < opt.jobs) {
+            const size_t i = queue.front();
+            queue.pop_front();
+            const SweepRun& r = runs[i];
+            const std::string full = (dir / r.path).string();
+            fs::create_directories(fs::path(full).parent_path());
+            std::vector<std::string> args;
+            if (plans[i].start == Start::kResume) {
+                args = {"--resume", full, "--quiet"};
+            } else {
+                fs::remove(full, ec);  // only a file of this run's config without a checkpoint (plan_run)
+                args = {spec.base_config};
+                for (const std::string& ov : sweep_run_overrides(spec, points[r.point], r.seed)) {
+                    args.push_back("--set");
+                    args.push_back(ov);
+                }
+                args.insert(args.end(), {"--out", full, "--quiet"});
+            }
+            const pid_t pid = launch(opt.train_exe, args, run_log_path(full));
+            children[pid] = {i, std::chrono::steady_clock::now()};
+            records[i].status = "running";
+        }
+        if (changed) {
+            progress(false);
+            changed = false;
+        }
+        int status = 0;
+        const pid_t pid = ::waitpid(-1, &status, WNOHANG);
+        if (pid <= 0) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            continue;
+        }
+        const auto it = children.find(pid);
+        if (it == children.end()) continue;
+        const size_t i = it->second.run;
+        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - it->second.started).count();
+        children.erase(it);
+        {
+            std::ofstream log(run_log_path((dir / runs[i].path).string()), std::ios::app);
+            char end[128];
+            if (WIFSIGNALED(status)) std::snprintf(end, sizeof end, "ctr-sweep: killed by signal %d after %.3f s\n", WTERMSIG(status), secs);
+            else std::snprintf(end, sizeof end, "ctr-sweep: exit %d after %.3f s\n", WEXITSTATUS(status), secs);
+            log << end;
+        }
+        records[i] = read_run_record(opt.dir, runs[i].path);
+        ++finished_now;
+        changed = true;
+        if (std::chrono::steady_clock::now() - last_index > std::chrono::seconds(2)) write_index();
+    }
+    write_index();
+    if (changed || tty || opt.quiet) progress(true);
+
+    int64_t failed = 0, incomplete = 0;
+    for (size_t i : mine) {
+        failed += records[i].status == "failed";
+        incomplete += records[i].status != "complete" && records[i].status != "failed";
+    }
+    if (forwarded) {
+        std::fprintf(stderr, "ctr-sweep: interrupted; run the same command again to continue\n");
+        return kSweepExitInterrupted;
+    }
+    if (sharded && !opt.quiet)
+        std::fprintf(stderr, "ctr-sweep: shard done; once every shard is, build the index with: ctr-sweep collect %s\n",
+                     opt.dir.c_str());
+    else if (!opt.quiet)
+        std::fprintf(stderr, "ctr-sweep: index: %s/index.csv, %s/points.csv, %s/index.h5\n", opt.dir.c_str(),
+                     opt.dir.c_str(), opt.dir.c_str());
+    if (failed > 0 || incomplete > 0) {
+        std::fprintf(stderr, "ctr-sweep: %lld run(s) failed%s; their errors are in the index (error column) and in "
+                             "their .log files\n",
+                     static_cast<long long>(failed + incomplete),
+                     incomplete ? " or did not finish" : "");
+        return kSweepExitRunsFailed;
+    }
+    return kSweepExitOk;
+}
+
+namespace {
+
+std::vector<RunRecord> collect_records(const std::string& dir, const SweepSpec& spec, const std::vector<SweepRun>& runs) {
+    std::vector<RunRecord> records;
+    records.reserve(runs.size());
+    for (const SweepRun& r : runs) records.push_back(read_run_record(dir, r.path));
+    (void)spec;
+    return records;
+}
+
+void print_counts(const std::vector<RunRecord>& records) {
+    std::map<std::string, int64_t> n;
+    for (const RunRecord& r : records) ++n[r.status];
+    std::printf("runs: %zu", records.size());
+    for (const char* s : {"complete", "failed", "running", "interrupted", "pending"})
+        if (n[s]) std::printf(", %lld %s", static_cast<long long>(n[s]), s);
+    std::printf("\n");
+}
+
+}  // namespace
+
+int sweep_status(const std::string& dir) {
+    const SweepSpec spec = load_sweep_plan(dir);
+    const std::vector<SweepRun> runs = sweep_runs(spec);
+    const std::vector<RunRecord> records = collect_records(dir, spec, runs);
+    print_counts(records);
+    std::fputs(format_point_table(spec, summarize_points(spec, runs, records)).c_str(), stdout);
+    return kSweepExitOk;
+}
+
+int sweep_collect(const std::string& dir) {
+    const SweepSpec spec = load_sweep_plan(dir);
+    const std::vector<SweepRun> runs = sweep_runs(spec);
+    const std::vector<RunRecord> records = collect_records(dir, spec, runs);
+    write_sweep_index(dir, spec, runs, records);
+    print_counts(records);
+    std::fputs(format_point_table(spec, summarize_points(spec, runs, records)).c_str(), stdout);
+    std::printf("index: %s/index.csv, %s/points.csv, %s/index.h5\n", dir.c_str(), dir.c_str(), dir.c_str());
+    return kSweepExitOk;
+}
+
+}  // namespace ctr
