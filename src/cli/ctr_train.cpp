@@ -12,6 +12,7 @@
 #include "cli/common/interrupt.hpp"
 #include "cli/common/progress.hpp"
 #include "config/load.hpp"
+#include "run/run_name.hpp"
 #include "run/start.hpp"
 
 namespace po = boost::program_options;
@@ -47,7 +48,7 @@ int run(int argc, char** argv) {
         ("help,h", "show this help")
         ("set", po::value(&overrides)->composing(), "override a config key, e.g. --set model.d_model=4 (repeatable)")
         ("seed", po::value(&seed_text), "master seed (same as --set seed=N)")
-        ("out,o", po::value(&out), "run file to write (default runs/<config>-seed<seed>.h5)")
+        ("out,o", po::value(&out), "run file to write (default runs/<config>[-<overrides>]-seed<seed>.h5)")
         ("overwrite", "replace an existing run file")
         ("resume", po::value(&resume), "continue the run in RUN.h5 from its last checkpoint")
         ("threads", po::value<int>()->default_value(1), "threads for the batch's shards (results do not depend on it)")
@@ -98,7 +99,7 @@ int run(int argc, char** argv) {
                 msg.replace(msg.find("--set seed="), 11, "--seed ");
             throw ConfigError(msg);
         }
-        if (out.empty()) out = default_run_path(config_path, cfg.seed);
+        if (out.empty()) out = default_run_path(config_path, cfg, overrides);
         run.emplace(start_run({cfg, out, overwrite, {std::vector<std::string>(argv, argv + argc), config_path, overrides}}));
     }
 

@@ -11,10 +11,6 @@ namespace fs = std::filesystem;
 
 namespace ctr {
 
-std::string default_run_path(const std::string& config_path, uint64_t seed) {
-    return "runs/" + fs::path(config_path).stem().string() + "-seed" + std::to_string(seed) + ".h5";
-}
-
 Run start_run(const NewRun& request) {
     const std::string& out = request.out;
     const std::string config_yaml = config_to_yaml(request.config);

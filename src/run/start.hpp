@@ -83,7 +83,4 @@ Run start_run(const NewRun& request);
 // inv: the resuming invocation, recorded as the file's last command line.
 Run resume_run(const std::string& path, const std::vector<std::string>& lengthen = {}, const Invocation& inv = {});
 
-// ctr-train's default run file: runs/<config file stem>-seed<seed>.h5.
-std::string default_run_path(const std::string& config_path, uint64_t seed);
-
 }  // namespace ctr

@@ -17,6 +17,7 @@
 
 #include "config/keys.hpp"
 #include "config/load.hpp"
+#include "run/run_name.hpp"
 
 namespace ctr {
 
@@ -176,13 +177,6 @@ std::string seeds_from_node(const YAML::Node& n, const std::string& file) {
     throw ConfigError(where + ": seeds: expected a range A..B (e.g. 0..999) or a list of seeds (e.g. [0, 4, 5])");
 }
 
-// The file name of a config value: enum names and numbers are safe already.
-std::string file_safe(std::string s) {
-    for (char& c : s)
-        if (c == '/' || c == '\\' || c == '"' || c == '\'' || c == ' ' || static_cast<unsigned char>(c) < 32) c = '_';
-    return s;
-}
-
 }  // namespace
 
 const std::vector<SweepSetting>& sweep_log_defaults() {
@@ -230,17 +224,6 @@ std::vector<uint64_t> parse_seeds(const std::string& text, const std::string& wh
         seeds.push_back(s);
     }
     return seeds;
-}
-
-std::string overrides_name(const std::vector<std::pair<std::string, std::string>>& kv) {
-    std::map<std::string, int> leaf_count;
-    for (const auto& [k, v] : kv) ++leaf_count[k.substr(k.rfind('.') + 1)];
-    std::string name;
-    for (const auto& [k, v] : kv) {
-        const std::string leaf = k.substr(k.rfind('.') + 1);
-        name += (name.empty() ? "" : ",") + (leaf_count[leaf] > 1 ? k : leaf) + "=" + file_safe(v);
-    }
-    return name;
 }
 
 SweepSpec load_sweep(const std::string& path, const std::vector<std::string>& cli_sets, const std::string& cli_seeds,

@@ -73,10 +73,6 @@ std::string sweep_plan_yaml(const SweepSpec& spec);
 // when runs of the same point and seed would be identical.
 std::vector<std::string> sweep_fixed_diff(const SweepSpec& a, const SweepSpec& b);
 
-// A name for a set of overrides: "key=value" joined by ",", each key by its last
-// component unless two keys share it. Characters unsafe in file names become '_'.
-std::string overrides_name(const std::vector<std::pair<std::string, std::string>>& key_values);
-
 // Parses "0..99" (inclusive), "7" or "1,5,9"; `where` names the source in errors.
 std::vector<uint64_t> parse_seeds(const std::string& text, const std::string& where);
 
