@@ -139,7 +139,7 @@ Plan plan_run(const std::string& full, const Config& resolved) {
         } catch (const SweepRefused&) {
             throw;
         } catch (const std::exception& e) {
-            if (attempt >= 20) return {Start::kBroken, std::string("cannot open the run file: ") + e.what()};
+            if (attempt >= 4) return {Start::kBroken, std::string("cannot open the run file: ") + e.what()};
             std::this_thread::sleep_for(std::chrono::milliseconds(250));
         }
     }
@@ -291,8 +291,11 @@ int run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
             records[i] = read_run_record(opt.dir, runs[i].path);
     for (size_t i : mine)
         if (plans[i].start == Start::kBroken) {
-            records[i].status = "failed";
-            records[i].error = plans[i].problem;
+            // Left as it is (never overwritten); the log says why, for status and collect.
+            const fs::path full = dir / runs[i].path;
+            fs::create_directories(full.parent_path(), ec);
+            std::ofstream(run_log_path(full.string()), std::ios::trunc) << "ctr-sweep: not run: " << plans[i].problem << "\n";
+            records[i] = read_run_record(opt.dir, runs[i].path);
         }
 
     std::deque<size_t> queue;

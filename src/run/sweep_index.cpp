@@ -18,8 +18,9 @@ namespace {
 
 constexpr const char* kStepNames[4] = {"catch_step", "tag_step", "release_step", "solved_step"};
 
-// The driver's last line in a run's log: "ctr-sweep: exit CODE after SECONDS s" or
-// "ctr-sweep: killed by signal N after SECONDS s"; the run's own last "error:" line.
+// The driver's last line in a run's log: "ctr-sweep: exit CODE after SECONDS s",
+// "ctr-sweep: killed by signal N after SECONDS s" or "ctr-sweep: not run: WHY"; and the
+// run's own last "error:" line.
 void read_log(const std::string& log_path, RunRecord& r, bool& ended_badly) {
     ended_badly = false;
     std::ifstream in(log_path);
@@ -36,6 +37,9 @@ void read_log(const std::string& log_path, RunRecord& r, bool& ended_badly) {
         r.wall_s = secs;
         ended_badly = code != 0 && code != 130;
         if (ended_badly) r.error = last_error.empty() ? "exit code " + std::to_string(code) : last_error;
+    } else if (last_end.rfind("ctr-sweep: not run: ", 0) == 0) {
+        ended_badly = true;
+        r.error = last_end.substr(20);
     } else if (std::sscanf(last_end.c_str(), "ctr-sweep: killed by signal %d after %lf s", &sig, &secs) == 2) {
         r.wall_s = secs;
         ended_badly = true;
@@ -103,7 +107,8 @@ Wilson wilson_interval(int64_t k, int64_t n) {
     const double denom = 1 + z2 / nn;
     const double center = (p + z2 / (2 * nn)) / denom;
     const double half = z / denom * std::sqrt(p * (1 - p) / nn + z2 / (4 * nn * nn));
-    return {std::max(0.0, center - half), std::min(1.0, center + half)};
+    // The ends are exactly 0 and 1 at k = 0 and k = n (rounding would leave 1 - 1e-16).
+    return {k == 0 ? 0.0 : center - half, k == n ? 1.0 : center + half};
 }
 
 double quantile(std::vector<double> xs, double q) {

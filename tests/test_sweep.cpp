@@ -1,0 +1,354 @@
+// ctr-sweep: the sweep file's checks, the run names, the Wilson interval, and the real
+// binary on tiny sweeps (a few runs of 40 steps): the index, reruns, shards, the driver
+// lock, a failed run, and bit-identity with ctr-train.
+#include <sys/file.h>
+
+#include <catch2/catch.hpp>
+#include <regex>
+
+#include "cli_helpers.hpp"
+#include "config/load.hpp"
+#include "io/h5.hpp"
+#include "run/run_name.hpp"
+#include "run/sweep_index.hpp"
+#include "run/sweep_spec.hpp"
+
+using namespace ctr_test;
+
+namespace {
+
+std::string ctr_sweep_path() { return std::string(CTR_BINARY_DIR) + "/ctr-sweep"; }
+
+Result run_sweep_cmd(const std::vector<std::string>& args, const fs::path& cwd) {
+    std::vector<std::string> argv{ctr_sweep_path()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_command(argv, cwd);
+}
+
+// Tiny runs: 40 steps on few sequences (about 0.05 s each).
+std::string tiny_sweep(const std::string& grid, const std::string& seeds) {
+    return "config: " + minimal_config() +
+           "\n"
+           "set:\n"
+           "  train.steps: 40\n"
+           "  task.train_size: 256\n"
+           "  train.batch_size: 64\n"
+           "  task.eval_size: 64\n"
+           "  task.probe_size: 4\n"
+           "  train.eval_every: 10\n"
+           "  log.checkpoint_every: 20\n" +
+           grid + "seeds: " + seeds + "\n";
+}
+
+// index.csv without its wall_s column (the only one that depends on the machine's load).
+std::string index_without_wall(const std::string& csv_path) {
+    std::istringstream in(read_file_bytes(csv_path));
+    std::string line, out;
+    int wall_col = -1;
+    while (std::getline(in, line)) {
+        // split on commas outside quotes
+        std::vector<std::string> fields;
+        std::string f;
+        bool q = false;
+        for (char c : line) {
+            if (c == '"') q = !q;
+            if (c == ',' && !q) {
+                fields.push_back(f);
+                f.clear();
+            } else {
+                f += c;
+            }
+        }
+        fields.push_back(f);
+        if (wall_col < 0)
+            for (size_t i = 0; i < fields.size(); ++i)
+                if (fields[i] == "wall_s") wall_col = static_cast<int>(i);
+        for (size_t i = 0; i < fields.size(); ++i)
+            if (static_cast<int>(i) != wall_col) out += fields[i] + "|";
+        out += "\n";
+    }
+    return out;
+}
+
+ctr::SweepSpec spec_from(const TempDir& t, const std::string& text, const std::vector<std::string>& sets = {},
+                         const std::string& seeds = "") {
+    return ctr::load_sweep(t.write("s.yaml", text), sets, seeds);
+}
+
+std::string sweep_error(const TempDir& t, const std::string& text, const std::vector<std::string>& sets = {},
+                        const std::string& seeds = "") {
+    try {
+        spec_from(t, text, sets, seeds);
+    } catch (const ctr::ConfigError& e) {
+        return e.what();
+    }
+    return "(no error)";
+}
+
+}  // namespace
+
+TEST_CASE("Wilson interval: known values, empty and extreme counts", "[sweep]") {
+    // Reference values: the closed form of Wilson's score interval (1927), z = 1.959964,
+    // evaluated independently in Python.
+    const ctr::Wilson a = ctr::wilson_interval(4, 10);
+    CHECK(a.lo == Approx(0.1681803).epsilon(1e-6));
+    CHECK(a.hi == Approx(0.6873262).epsilon(1e-6));
+    const ctr::Wilson b = ctr::wilson_interval(0, 10);
+    CHECK(b.lo == 0.0);
+    CHECK(b.hi == Approx(0.2775328).epsilon(1e-6));
+    const ctr::Wilson c = ctr::wilson_interval(10, 10);
+    CHECK(c.lo == Approx(0.7224672).epsilon(1e-6));
+    CHECK(c.hi == 1.0);
+    CHECK(std::isnan(ctr::wilson_interval(0, 0).lo));
+    CHECK(ctr::quantile({1, 2, 3, 4}, 0.5) == 2.5);
+    CHECK(ctr::quantile({10, 0, 20}, 0.25) == 5.0);
+    CHECK(std::isnan(ctr::quantile({}, 0.5)));
+}
+
+TEST_CASE("sweep files: grid product, seeds, --set axes and run names", "[sweep]") {
+    TempDir t("sweep_spec");
+    const ctr::SweepSpec s = spec_from(t, tiny_sweep("grid:\n  model.d_model: [2, 4]\n  train.lr: [0.05, 1e-2]\n", "0..2"));
+    REQUIRE(s.seeds == std::vector<uint64_t>{0, 1, 2});
+    const auto points = ctr::sweep_points(s);
+    REQUIRE(points.size() == 4);
+    CHECK(points[0].name == "d_model=2,lr=0.05");
+    CHECK(points[1].name == "d_model=2,lr=0.01");  // values in their canonical form
+    CHECK(points[3].name == "d_model=4,lr=0.01");
+    const auto runs = ctr::sweep_runs(s);
+    REQUIRE(runs.size() == 12);
+    CHECK(runs[4].path == "d_model=2,lr=0.01/seed1.h5");
+    const ctr::Config c = ctr::sweep_run_config(s, points[3], 17);
+    CHECK(c.model.d_model == 4);
+    CHECK(c.train.lr == 0.01);
+    CHECK(c.seed == 17);
+    CHECK(c.train.steps == 40);
+    CHECK(c.log.snapshot_every == 100);  // the sweep's lighter snapshot schedule
+
+    // --set a,b,c replaces an axis or adds one; one value fixes a key; --seeds replaces seeds.
+    const ctr::SweepSpec s2 = spec_from(t, tiny_sweep("grid:\n  model.d_model: [2, 4]\n", "0..2"),
+                                        {"model.d_model=8", "task.supervise=last,after_sep", "log.snapshot_every=20"},
+                                        "5,7");
+    REQUIRE(s2.grid.size() == 2);
+    CHECK(s2.grid[0].values == std::vector<std::string>{"8"});
+    CHECK(s2.grid[1].key == "task.supervise");
+    CHECK(s2.seeds == std::vector<uint64_t>{5, 7});
+    CHECK(ctr::sweep_points(s2)[1].name == "d_model=8,supervise=after_sep");
+    CHECK(ctr::sweep_run_config(s2, ctr::sweep_points(s2)[0], 5).log.snapshot_every == 20);
+
+    // No grid: one point, "base".
+    const ctr::SweepSpec s3 = spec_from(t, tiny_sweep("", "[3, 1]"));
+    CHECK(ctr::sweep_runs(s3)[0].path == "base/seed3.h5");
+
+    // The plan written into the directory loads back to the same runs and configs.
+    const std::string plan = t.write("plan.yaml", ctr::sweep_plan_yaml(s2));
+    const ctr::SweepSpec back = ctr::load_sweep(plan, {}, "");
+    CHECK(ctr::sweep_fixed_diff(back, s2).empty());
+    CHECK(ctr::sweep_runs(back).size() == ctr::sweep_runs(s2).size());
+    CHECK(ctr::config_diff(ctr::sweep_run_config(back, ctr::sweep_points(back)[1], 7),
+                           ctr::sweep_run_config(s2, ctr::sweep_points(s2)[1], 7))
+              .empty());
+
+    // Names: leaves unless two keys share one.
+    CHECK(ctr::overrides_name({{"model.d_model", "4"}, {"train.lr", "0.01"}}) == "d_model=4,lr=0.01");
+    CHECK(ctr::overrides_name({{"train.lr", "0.01"}, {"train.min_lr", "0"}}) == "lr=0.01,min_lr=0");
+}
+
+TEST_CASE("sweep files: bad input names file:line:col, the key and what was expected", "[sweep]") {
+    TempDir t("sweep_bad");
+    const std::string cfg = "config: " + minimal_config() + "\n";
+    struct Case {
+        std::string text;
+        std::vector<std::string> sets;
+        std::string seeds;
+        std::string expect;  // regex the message must contain
+    };
+    const std::vector<Case> cases = {
+        {cfg + "grid:\n  model.d_modle: [2, 4]\nseeds: 0..1\n", {}, "", R"(s\.yaml:3:3: unknown key "model\.d_modle" \(did you mean "model\.d_model"\?\))"},
+        {cfg + "grid:\n  model.d_model: [2, -4]\nseeds: 0..1\n", {}, "", R"(s\.yaml:3:22: model\.d_model: expected an integer >= 1, got '-4')"},
+        {cfg + "grid:\n  train.lr: 0.01\nseeds: 0..1\n", {}, "", R"(s\.yaml:3:13: grid: train\.lr: expected a non-empty list of values)"},
+        {cfg + "set:\n  train.lr: [0.1, 0.2]\nseeds: 0..1\n", {}, "", R"(s\.yaml:3:13: train\.lr: .*a list of values to sweep goes under grid:)"},
+        {cfg + "seeds: 9..3\n", {}, "", R"(s\.yaml:2:8: seeds: range 9\.\.3 is empty)"},
+        {cfg + "seeds: zero\n", {}, "", R"(s\.yaml:2:8: seeds: expected a range)"},
+        {cfg + "grdi:\n  train.lr: [1]\nseeds: 0..1\n", {}, "", R"(s\.yaml:2:1: unknown sweep key "grdi" \(did you mean "grid"\?\))"},
+        {"config: nowhere.yaml\nseeds: 0..1\n", {}, "", R"(s\.yaml:1:9: config: .*nowhere\.yaml: no such file)"},
+        {cfg + "grid:\n  seed: [1, 2]\nseeds: 0..1\n", {}, "", R"(s\.yaml:3:3: seed: a sweep gives its seeds under seeds:)"},
+        {cfg + "seeds: 0..1\n", {"train.lr=0.1,abc"}, "", R"(--set train\.lr=0\.1,abc: train\.lr: expected a number > 0, got .abc.)"},
+        {cfg + "seeds: 0..1\n", {}, "1,1", R"(--seeds 1,1: seeds: seed 1 given twice)"},
+        {cfg + "grid:\n  train.batch_size: [64, 100000]\nseeds: 0..1\n", {}, "",
+         R"(grid point batch_size=100000.*expected batch_size <= train_size)"},
+    };
+    for (const Case& c : cases) {
+        const std::string msg = sweep_error(t, c.text, c.sets, c.seeds);
+        INFO("sweep:\n" << c.text << "message: " << msg);
+        CHECK(std::regex_search(msg, std::regex(c.expect)));
+    }
+}
+
+TEST_CASE("ctr-train: the default run name includes the --set overrides", "[sweep][cli]") {
+    ctr::Config cfg;
+    cfg.train.lr = 0.01;
+    cfg.seed = 3;
+    CHECK(ctr::default_run_path("configs/minimal.yaml", cfg, {}) == "runs/minimal-seed3.h5");
+    CHECK(ctr::default_run_path("configs/minimal.yaml", cfg, {"train.lr=1e-2", "seed=3"}) ==
+          "runs/minimal-lr=0.01-seed3.h5");
+    TempDir t("train_name");
+    const std::vector<std::string> small = {"--quiet", "--set", "train.steps=5", "--set", "task.train_size=64",
+                                            "--set", "train.batch_size=32", "--set", "task.eval_size=16",
+                                            "--set", "task.probe_size=2"};
+    auto with = [&](std::vector<std::string> extra) {
+        std::vector<std::string> a{minimal_config()};
+        a.insert(a.end(), small.begin(), small.end());
+        a.insert(a.end(), extra.begin(), extra.end());
+        return a;
+    };
+    REQUIRE(run_ctr(with({"--set", "train.lr=0.01"}), t.dir).code == 0);
+    REQUIRE(run_ctr(with({"--set", "train.lr=0.05"}), t.dir).code == 0);  // no longer "file exists"
+    CHECK(fs::exists(t.dir / "runs/minimal-steps=5,train_size=64,batch_size=32,eval_size=16,probe_size=2,lr=0.01-seed0.h5"));
+    CHECK(fs::exists(t.dir / "runs/minimal-steps=5,train_size=64,batch_size=32,eval_size=16,probe_size=2,lr=0.05-seed0.h5"));
+}
+
+TEST_CASE("ctr-sweep: runs every point and seed, writes the index, a rerun skips, status and collect agree",
+          "[sweep][cli]") {
+    TempDir t("sweep_run");
+    const std::string sweep = t.write("tiny.yaml", tiny_sweep("grid:\n  train.lr: [0.05, 0.01]\n", "0..1"));
+    const Result r = run_sweep_cmd({sweep, "--out", "out", "--jobs", "2"}, t.dir);
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    for (const char* f : {"out/index.csv", "out/points.csv", "out/index.h5", "out/sweep.yaml",
+                          "out/lr=0.05/seed0.h5", "out/lr=0.05/seed1.h5", "out/lr=0.01/seed0.h5", "out/lr=0.01/seed1.h5"})
+        CHECK(fs::exists(t.dir / f));
+    // Not a terminal: plain progress lines, the last with every run done.
+    CHECK(r.err.find("ctr-sweep: 4/4 done, 0 running, ") != std::string::npos);
+    CHECK(r.err.find('\r') == std::string::npos);
+
+    const std::string csv = read_file_bytes(t.dir / "out/index.csv");
+    CHECK(csv.rfind("point,train.lr,seed,path,status,success,solved,mechanism,rel_error,catch,release,tag_separation,"
+                    "catch_step,tag_step,release_step,solved_step,causal_layer,causal_head,clean_loss,"
+                    "catch_ablated_loss,tag_ablated_loss,wall_s,error\n",
+                    0) == 0);
+    CHECK(csv.find("lr=0.05,0.05,1,lr=0.05/seed1.h5,complete,") != std::string::npos);
+    const std::string points = read_file_bytes(t.dir / "out/points.csv");
+    CHECK(points.find("lr=0.01,0.01,2,2,0,") != std::string::npos);  // runs, complete, failed
+
+    // index.h5 holds the same table: 4 runs, their seeds in order.
+    {
+        ctr::h5::Handle f(H5Fopen((t.dir / "out/index.h5").c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+        CHECK(h5_read<int64_t>(f.get(), "runs/seed") == std::vector<int64_t>{0, 1, 0, 1});
+        CHECK(h5_read<int64_t>(f.get(), "points/runs") == std::vector<int64_t>{2, 2});
+    }
+
+    // A rerun finds everything complete and runs nothing; the index stays the same.
+    const std::string before = index_without_wall(t.path("out/index.csv"));
+    const auto mtime = fs::last_write_time(t.dir / "out/lr=0.05/seed0.h5");
+    const Result again = run_sweep_cmd({sweep, "--out", "out"}, t.dir);
+    INFO(again.err);
+    CHECK(again.code == 0);
+    CHECK(again.err.find("0 to run") != std::string::npos);
+    CHECK(fs::last_write_time(t.dir / "out/lr=0.05/seed0.h5") == mtime);
+    CHECK(index_without_wall(t.path("out/index.csv")) == before);
+
+    // status prints the per-point table; collect rebuilds the same index.
+    const Result st = run_sweep_cmd({"status", "out"}, t.dir);
+    CHECK(st.code == 0);
+    CHECK(st.out.find("runs: 4, 4 complete") != std::string::npos);
+    CHECK(std::regex_search(st.out, std::regex(R"(lr=0\.01\s+2\s+2\s+0\s+\d)")));
+    fs::remove(t.dir / "out/index.csv");
+    CHECK(run_sweep_cmd({"collect", "out"}, t.dir).code == 0);
+    CHECK(index_without_wall(t.path("out/index.csv")) == before);
+    CHECK(run_sweep_cmd({"status", "nowhere"}, t.dir).code == 2);
+}
+
+TEST_CASE("ctr-sweep: a sweep run is bit-identical to ctr-train's run of the same config and seed", "[sweep][cli]") {
+    TempDir t("sweep_bits");
+    const std::string sweep = t.write("tiny.yaml", tiny_sweep("grid:\n  train.lr: [0.02]\n", "[3]"));
+    REQUIRE(run_sweep_cmd({sweep, "--out", "out", "-q"}, t.dir).code == 0);
+    // The same resolved config through ctr-train: the sweep's fixed settings (its log
+    // defaults included) and the point's value, as --set flags.
+    const ctr::SweepSpec spec = ctr::load_sweep(sweep, {}, "");
+    std::vector<std::string> args{minimal_config(), "--quiet", "--out", "train.h5"};
+    for (const std::string& ov : ctr::sweep_run_overrides(spec, ctr::sweep_points(spec)[0], 3)) {
+        args.push_back("--set");
+        args.push_back(ov);
+    }
+    REQUIRE(run_ctr(args, t.dir).code == 0);
+    ctr::h5::Handle a(H5Fopen((t.dir / "out/lr=0.02/seed3.h5").c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+    ctr::h5::Handle b(H5Fopen((t.dir / "train.h5").c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+    CHECK(h5_attr_string(a.get(), "/", "config") == h5_attr_string(b.get(), "/", "config"));
+    const std::vector<std::string> datasets = h5_datasets(a.get(), "/");
+    CHECK(datasets == h5_datasets(b.get(), "/"));
+    for (const std::string& d : datasets) {
+        INFO(d);
+        CHECK(h5_raw(a.get(), d) == h5_raw(b.get(), d));
+    }
+    CHECK(h5_attrs(a.get(), "/verdict") == h5_attrs(b.get(), "/verdict"));
+}
+
+TEST_CASE("ctr-sweep: shards split the runs, collect joins them into the same index", "[sweep][cli]") {
+    TempDir t("sweep_shard");
+    const std::string sweep = t.write("tiny.yaml", tiny_sweep("grid:\n  train.lr: [0.05, 0.01]\n", "0..2"));
+    REQUIRE(run_sweep_cmd({sweep, "--out", "whole", "-q"}, t.dir).code == 0);
+    const Result s0 = run_sweep_cmd({sweep, "--out", "sharded", "--shard", "0/4", "-q"}, t.dir);
+    INFO(s0.err);
+    REQUIRE(s0.code == 0);
+    CHECK_FALSE(fs::exists(t.dir / "sharded/index.csv"));  // shards leave the index to collect
+    // Runs 0 and 4 of the sweep order (lr=0.05 seed 0, lr=0.01 seed 1): nothing else.
+    CHECK(fs::exists(t.dir / "sharded/lr=0.05/seed0.h5"));
+    CHECK(fs::exists(t.dir / "sharded/lr=0.01/seed1.h5"));
+    CHECK_FALSE(fs::exists(t.dir / "sharded/lr=0.05/seed1.h5"));
+    // The rest under Slurm's variables, as an array task would.
+    for (int i = 1; i < 4; ++i) {
+        const std::string env_cmd = "SLURM_ARRAY_TASK_ID=" + std::to_string(i) + " SLURM_ARRAY_TASK_COUNT=4 '" +
+                                    ctr_sweep_path() + "' '" + sweep + "' --out sharded -q";
+        REQUIRE(run_command({"/bin/sh", "-c", env_cmd}, t.dir).code == 0);
+    }
+    const Result c = run_sweep_cmd({"collect", "sharded"}, t.dir);
+    REQUIRE(c.code == 0);
+    CHECK(index_without_wall(t.path("sharded/index.csv")) == index_without_wall(t.path("whole/index.csv")));
+    CHECK(read_file_bytes(t.dir / "sharded/points.csv") == read_file_bytes(t.dir / "whole/points.csv"));
+    CHECK(run_sweep_cmd({sweep, "--out", "x", "--shard", "4/4"}, t.dir).code == 2);
+}
+
+TEST_CASE("ctr-sweep: a second driver on the same directory is refused, and a failed run is recorded, not fatal",
+          "[sweep][cli]") {
+    TempDir t("sweep_lock");
+    const std::string sweep = t.write("tiny.yaml", tiny_sweep("", "0..1"));
+    fs::create_directories(t.dir / "out");
+    {
+        // Hold the driver's lock as a running driver would.
+        const int fd = ::open(t.path("out/.ctr-sweep.lock").c_str(), O_RDWR | O_CREAT, 0644);
+        REQUIRE(fd >= 0);
+        REQUIRE(::flock(fd, LOCK_EX | LOCK_NB) == 0);
+        REQUIRE(::write(fd, "pid 4242 on somehost\n", 21) == 21);
+        const Result r = run_sweep_cmd({sweep, "--out", "out"}, t.dir);
+        ::close(fd);
+        CHECK(r.code == 2);
+        CHECK(r.err.find("another ctr-sweep is running on this directory (pid 4242 on somehost)") != std::string::npos);
+        CHECK_FALSE(fs::exists(t.dir / "out/base"));
+    }
+    // A run whose file cannot be written (a directory in its place) fails; the other runs.
+    fs::create_directories(t.dir / "out/base/seed1.h5");
+    const Result r = run_sweep_cmd({sweep, "--out", "out", "-q"}, t.dir);
+    INFO(r.err);
+    CHECK(r.code == 1);
+    const std::string csv = read_file_bytes(t.dir / "out/index.csv");
+    CHECK(csv.find("base/seed0.h5,complete,") != std::string::npos);
+    CHECK(std::regex_search(csv, std::regex(R"(base/seed1\.h5,failed,.*cannot open the run file)")));
+    const Result st = run_sweep_cmd({"status", "out"}, t.dir);
+    CHECK(st.out.find("1 complete, 1 failed") != std::string::npos);
+}
+
+TEST_CASE("ctr-sweep submit --dry-run prints the array and collect scripts and submits nothing", "[sweep][cli]") {
+    TempDir t("sweep_submit");
+    const std::string sweep = t.write("tiny.yaml", tiny_sweep("grid:\n  train.lr: [0.05, 0.01]\n", "0..2"));
+    const Result r = run_sweep_cmd({"submit", sweep, "--array", "3", "--out", "out", "--dry-run", "--", "--time=5"}, t.dir);
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    CHECK(r.out.find("#SBATCH --array=0-2\n") != std::string::npos);
+    CHECK(r.out.find("/out/sweep.yaml' --out '") != std::string::npos);
+    CHECK(r.out.find("collect '" + fs::canonical(t.dir).string() + "/out'") != std::string::npos);
+    CHECK(r.out.find("sbatch --parsable --time=5 " + fs::canonical(t.dir).string() + "/out/slurm/array.sbatch") !=
+          std::string::npos);
+    CHECK(r.out.find("--dependency=afterany:ARRAY_JOB_ID") != std::string::npos);
+    CHECK_FALSE(fs::exists(t.dir / "out"));
+    CHECK(run_sweep_cmd({"submit", sweep, "--out", "out"}, t.dir).code == 2);  // --array missing
+}
