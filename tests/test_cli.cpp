@@ -127,7 +127,11 @@ TEST_CASE("ctr-train --help exits 0 and prints the usage", "[cli]") {
 
 TEST_CASE("ctr-train writes the default run file, refuses to replace it, and --overwrite replaces it", "[cli]") {
     TempDir t("cli_out");
-    const std::string cfg = t.write("tiny.yaml", "seed: 3\n");
+    // The small run's settings in the file: --set flags would enter the default name.
+    const std::string cfg = t.write("tiny.yaml", "seed: 3\ntrain: {steps: 40, batch_size: 64, eval_every: 10}\n"
+                                                 "task: {train_size: 256, eval_size: 64, probe_size: 4}\n"
+                                                 "log: {checkpoint_every: 20}\n");
+    const std::vector<std::string> kSmall = {"--quiet"};
     // Default output: runs/<config stem>-seed<seed>.h5 below the working directory.
     const Result first = run_ctr(with({cfg}, kSmall), t.dir);
     INFO("stderr: " << first.err);

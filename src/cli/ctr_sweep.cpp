@@ -118,9 +118,6 @@ int run(int argc, char** argv) {
     opt.jobs = vm.count("jobs") ? jobs : default_jobs();
     opt.shard = shard_text.empty() ? shard_from_environment() : parse_shard(shard_text);
     opt.quiet = vm.count("quiet") > 0;
-    opt.train_exe = (self_dir() / "ctr-train").string();
-    if (::access(opt.train_exe.c_str(), X_OK) != 0)
-        throw std::runtime_error(opt.train_exe + ": not found; ctr-sweep runs the ctr-train built beside it");
     return run_sweep(spec, opt);
 }
 

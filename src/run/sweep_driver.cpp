@@ -17,11 +17,15 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <thread>
 
 #include "config/load.hpp"
-#include "io/run_file.hpp"
+#include <omp.h>
+
+#include "io/run_file_reader.hpp"
+#include "run/start.hpp"
 #include "run/sweep_index.hpp"
 
 namespace ctr {
@@ -122,7 +126,7 @@ Plan plan_run(const std::string& full, const Config& resolved) {
     // lock refuses it for a moment.
     for (int attempt = 0;; ++attempt) {
         try {
-            RunFile f = RunFile::open(full, false);
+            const RunFileReader f = RunFileReader::open(full);
             const Config had = load_config_text(f.config_yaml(), full + ":/config").config;
             const std::vector<std::string> diff = config_diff(had, resolved);
             if (!diff.empty()) {
@@ -132,7 +136,7 @@ Plan plan_run(const std::string& full, const Config& resolved) {
                                    "); the sweep would not replace it: give another --out, or move the file away");
             }
             if (f.status() == "complete") return {Start::kSkip, {}};
-            if (f.has_checkpoint()) return {Start::kResume, {}};
+            if (f.checkpoint_step()) return {Start::kResume, {}};
             // Killed before its first checkpoint: nothing in it can be continued, and
             // the run is the sweep's own (same config), so it starts again.
             return {Start::kFresh, {}};
@@ -160,12 +164,72 @@ struct Child {
     std::chrono::steady_clock::time_point started;
 };
 
-pid_t launch(const std::string& exe, const std::vector<std::string>& args, const std::string& log_path) {
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(exe.c_str()));
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
+volatile std::sig_atomic_t g_child_stop = 0;
+extern "C" void on_child_signal(int) { g_child_stop = 1; }
+
+// In the child: the run, exactly as ctr-train makes it (run/start.hpp), then _exit with
+// ctr-train's exit codes. Output goes to the run's log. Never returns.
+[[noreturn]] void child_run(const Config* cfg, const std::string& full, const std::string& log_path) {
+    const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+        ::dup2(fd, 1);
+        ::dup2(fd, 2);
+        ::close(fd);
+    }
+    // Unlike ctr-train's, a second signal does not kill: under Slurm the run gets the
+    // cluster's SIGTERM and the driver's.
+    struct sigaction sa {};
+    sa.sa_handler = on_child_signal;
+    sigemptyset(&sa.sa_mask);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
+    omp_set_num_threads(1);
+    int code = 0;
+    std::optional<Run> run;
+    try {
+        if (cfg) run.emplace(start_run({*cfg, full, false}));
+        else run.emplace(resume_run(full));
+    } catch (const RunSetupError& e) {
+        std::fprintf(stderr, "ctr-sweep: error: %s\n", e.what());
+        std::fflush(stderr);
+        ::_exit(2);
+    } catch (const ConfigError& e) {
+        std::fprintf(stderr, "ctr-sweep: error: %s\n", e.what());
+        std::fflush(stderr);
+        ::_exit(2);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "ctr-sweep: error: %s\n", e.what());
+        std::fflush(stderr);
+        ::_exit(1);
+    }
+    LoopHooks hooks;
+    hooks.should_stop = [] { return g_child_stop != 0; };
+    try {
+        const RunResult r = run->train(hooks);
+        if (r.end == LoopEnd::kInterrupted) {
+            std::printf("interrupted at step %lld\n", static_cast<long long>(r.last_step));
+            code = 130;
+        } else {
+            std::printf("done: %lld steps in %.2fs  eval loss %.4g  rel_err %.4g\nverdict: %s\n",
+                        static_cast<long long>(r.last_step), r.seconds, r.final_eval.loss, r.final_eval.rel_error,
+                        r.verdict.summary.c_str());
+        }
+    } catch (const std::exception& e) {
+        // A full disk, typically: keep what was flushed and leave without closing.
+        std::fprintf(stderr, "ctr-sweep: error: %s\n", e.what());
+        run->salvage_after_failure();
+        std::fflush(nullptr);
+        ::_exit(1);
+    }
+    run.reset();  // closes the run file
+    std::fflush(nullptr);
+    ::_exit(code);
+}
+
+// Starts a run in a child process: a crash (a signal, an abort) ends that run alone.
+// cfg: a new run of that config; nullptr: resume the file.
+pid_t launch(const Config* cfg, const std::string& full, const std::string& log_path) {
     const pid_t parent = ::getpid();
+    std::fflush(nullptr);
     const pid_t pid = ::fork();
     if (pid < 0) throw std::runtime_error(std::string("cannot start a run: fork: ") + std::strerror(errno));
     if (pid == 0) {
@@ -175,16 +239,7 @@ pid_t launch(const std::string& exe, const std::vector<std::string>& args, const
         // SIGTERM), so a restarted driver never meets a second writer.
         ::prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (::getppid() != parent) ::_exit(130);
-        const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd >= 0) {
-            ::dup2(fd, 1);
-            ::dup2(fd, 2);
-            ::close(fd);
-        }
-        ::setenv("OMP_NUM_THREADS", "1", 1);
-        ::execv(exe.c_str(), argv.data());
-        std::fprintf(stderr, "ctr-sweep: error: cannot run %s: %s\n", exe.c_str(), std::strerror(errno));
-        ::_exit(127);
+        child_run(cfg, full, log_path);
     }
     return pid;
 }
@@ -373,19 +428,12 @@ int run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
             const SweepRun& r = runs[i];
             const std::string full = (dir / r.path).string();
             fs::create_directories(fs::path(full).parent_path());
-            std::vector<std::string> args;
-            if (plans[i].start == Start::kResume) {
-                args = {"--resume", full, "--quiet"};
-            } else {
+            std::optional<Config> cfg;
+            if (plans[i].start != Start::kResume) {
                 fs::remove(full, ec);  // only a file of this run's config without a checkpoint (plan_run)
-                args = {spec.base_config};
-                for (const std::string& ov : sweep_run_overrides(spec, points[r.point], r.seed)) {
-                    args.push_back("--set");
-                    args.push_back(ov);
-                }
-                args.insert(args.end(), {"--out", full, "--quiet"});
+                cfg = sweep_run_config(spec, points[r.point], r.seed);
             }
-            const pid_t pid = launch(opt.train_exe, args, run_log_path(full));
+            const pid_t pid = launch(cfg ? &*cfg : nullptr, full, run_log_path(full));
             children[pid] = {i, std::chrono::steady_clock::now()};
             records[i].status = "running";
         }

@@ -1,6 +1,7 @@
 #pragma once
 // Running a sweep: every (point, seed) of the plan once, --jobs child processes at a
-// time, each run single-threaded in its own process (a crash stays in it). Complete runs
+// time, each run single-threaded in its own forked process (a crash stays in it) and
+// made by the run layer exactly as ctr-train makes it (run/start.hpp). Complete runs
 // are skipped, interrupted ones resumed; the index is rewritten as runs finish.
 #include <cstdint>
 #include <stdexcept>
@@ -40,7 +41,6 @@ struct SweepOptions {
     int jobs = 1;
     Shard shard;
     bool quiet = false;
-    std::string train_exe;  // the ctr-train binary each run executes
 };
 
 // Runs the sweep into opt.dir; returns a kSweepExit* code.

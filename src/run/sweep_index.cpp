@@ -6,8 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "io/h5.hpp"
-#include "io/run_file.hpp"
+#include "io/run_file_reader.hpp"
 #include "io/table.hpp"
 
 namespace ctr {
@@ -65,35 +64,36 @@ RunRecord read_run_record(const std::string& dir, const std::string& path) {
         return r;
     }
     try {
-        RunFile f = RunFile::open(full, false);
+        const RunFileReader f = RunFileReader::open(full);
         r.status = f.status();
-        const hid_t root = f.handle();
-        if (r.status == "complete" && h5::exists(root, "verdict")) {
-            h5::Handle g = h5::open_group(root, "verdict");
-            const hid_t v = g.get();
-            r.success = h5::get_attr_int(v, "success");
-            r.solved = h5::get_attr_int(v, "solved");
-            r.mechanism = h5::get_attr_int(v, "mechanism");
-            r.rel_error = h5::get_attr_double(v, "rel_error");
-            r.catch_score = h5::get_attr_double(v, "catch");
-            r.release = h5::get_attr_double(v, "release");
-            r.tag_separation = h5::get_attr_double(v, "tag_separation");
-            r.catch_step = h5::get_attr_int(v, "catch_step");
-            r.tag_step = h5::get_attr_int(v, "tag_step");
-            r.release_step = h5::get_attr_int(v, "release_step");
-            r.solved_step = h5::get_attr_int(v, "solved_step");
-            r.causal_layer = h5::get_attr_int(v, "causal_layer");
-            r.causal_head = h5::get_attr_int(v, "causal_head");
-            r.clean_loss = h5::get_attr_double(v, "clean_loss");
-            r.catch_ablated_loss = h5::get_attr_double(v, "catch_ablated_loss");
-            r.tag_ablated_loss = h5::get_attr_double(v, "tag_ablated_loss");
-            r.error.clear();
-            return r;
+        if (r.status == "complete") {
+            if (const std::optional<RunVerdict> rv = f.verdict()) {
+                const Verdict& v = rv->verdict;
+                r.success = v.success;
+                r.solved = v.solved;
+                r.mechanism = v.mechanism;
+                r.rel_error = v.rel_error;
+                r.catch_score = v.catch_score;
+                r.release = v.release;
+                r.tag_separation = v.tag_separation;
+                r.catch_step = rv->emergence.catch_step;
+                r.tag_step = rv->emergence.tag_step;
+                r.release_step = rv->emergence.release_step;
+                r.solved_step = rv->emergence.solved_step;
+                r.causal_layer = rv->causal.layer;
+                r.causal_head = rv->causal.head;
+                r.clean_loss = rv->causal.clean_loss;
+                r.catch_ablated_loss = rv->causal.catch_ablated_loss;
+                r.tag_ablated_loss = rv->causal.tag_ablated_loss;
+                r.error.clear();
+                return r;
+            }
         }
     } catch (const std::exception& e) {
-        // Open for writing by its run (HDF5's lock), or damaged: the log tells which.
-        r.status = ended_badly ? "failed" : "running";
-        if (ended_badly && r.error.empty()) r.error = e.what();
+        // Not a readable run file (damaged, not HDF5, a directory): the log tells why it
+        // ended, else the reader's message does.
+        r.status = "failed";
+        if (r.error.empty()) r.error = std::string("cannot read the run file: ") + e.what();
         return r;
     }
     if (ended_badly) r.status = "failed";
@@ -241,16 +241,14 @@ std::string format_point_table(const SweepSpec& spec, const std::vector<PointSum
     std::string out = line;
     for (size_t i = 0; i < names.size(); ++i) {
         const PointSummary& s = points[i];
-        const std::string ci =
-            std::isnan(s.interval.lo) ? "-" : "[" + num(s.interval.lo, "%.3f") + ", " + num(s.interval.hi, "%.3f") + "]";
-        const std::string steps = std::isnan(s.steps[3][0])
-                                      ? "-"
-                                      : num(s.steps[3][0], "%.0f") + " (" + num(s.steps[3][1], "%.0f") + "-" +
-                                            num(s.steps[3][2], "%.0f") + ")";
+        char ci[64] = "-", steps[64] = "-";
+        if (!std::isnan(s.interval.lo)) std::snprintf(ci, sizeof ci, "[%.3f, %.3f]", s.interval.lo, s.interval.hi);
+        if (!std::isnan(s.steps[3][0]))
+            std::snprintf(steps, sizeof steps, "%.0f (%.0f-%.0f)", s.steps[3][0], s.steps[3][1], s.steps[3][2]);
         std::snprintf(line, sizeof line, "%-*s %5lld %8lld %6lld %9lld %5s %15s %14s\n", static_cast<int>(w),
                       names[i].name.c_str(), static_cast<long long>(s.runs), static_cast<long long>(s.complete),
                       static_cast<long long>(s.failed), static_cast<long long>(s.successes), num(s.rate, "%.3f").c_str(),
-                      ci.c_str(), steps.c_str());
+                      ci, steps);
         out += line;
     }
     return out;
