@@ -118,6 +118,7 @@ int run(int argc, char** argv) {
     opt.jobs = vm.count("jobs") ? jobs : default_jobs();
     opt.shard = shard_text.empty() ? shard_from_environment() : parse_shard(shard_text);
     opt.quiet = vm.count("quiet") > 0;
+    opt.argv.assign(argv, argv + argc);
     return run_sweep(spec, opt);
 }
 

@@ -169,7 +169,7 @@ extern "C" void on_child_signal(int) { g_child_stop = 1; }
 
 // In the child: the run, exactly as ctr-train makes it (run/start.hpp), then _exit with
 // ctr-train's exit codes. Output goes to the run's log. Never returns.
-[[noreturn]] void child_run(const Config* cfg, const std::string& full, const std::string& log_path) {
+[[noreturn]] void child_run(const Config* cfg, const Invocation& inv, const std::string& full, const std::string& log_path) {
     const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd >= 0) {
         ::dup2(fd, 1);
@@ -186,8 +186,8 @@ extern "C" void on_child_signal(int) { g_child_stop = 1; }
     int code = 0;
     std::optional<Run> run;
     try {
-        if (cfg) run.emplace(start_run({*cfg, full, false}));
-        else run.emplace(resume_run(full));
+        if (cfg) run.emplace(start_run({*cfg, full, false, inv}));
+        else run.emplace(resume_run(full, {}, inv));
     } catch (const RunSetupError& e) {
         std::fprintf(stderr, "ctr-sweep: error: %s\n", e.what());
         std::fflush(stderr);
@@ -227,7 +227,7 @@ extern "C" void on_child_signal(int) { g_child_stop = 1; }
 
 // Starts a run in a child process: a crash (a signal, an abort) ends that run alone.
 // cfg: a new run of that config; nullptr: resume the file.
-pid_t launch(const Config* cfg, const std::string& full, const std::string& log_path) {
+pid_t launch(const Config* cfg, const Invocation& inv, const std::string& full, const std::string& log_path) {
     const pid_t parent = ::getpid();
     std::fflush(nullptr);
     const pid_t pid = ::fork();
@@ -239,7 +239,7 @@ pid_t launch(const Config* cfg, const std::string& full, const std::string& log_
         // SIGTERM), so a restarted driver never meets a second writer.
         ::prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (::getppid() != parent) ::_exit(130);
-        child_run(cfg, full, log_path);
+        child_run(cfg, inv, full, log_path);
     }
     return pid;
 }
@@ -429,11 +429,13 @@ int run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
             const std::string full = (dir / r.path).string();
             fs::create_directories(fs::path(full).parent_path());
             std::optional<Config> cfg;
+            // The run file records the sweep's command line and the run's overrides.
+            const Invocation inv{opt.argv, spec.base_config, sweep_run_overrides(spec, points[r.point], r.seed)};
             if (plans[i].start != Start::kResume) {
                 fs::remove(full, ec);  // only a file of this run's config without a checkpoint (plan_run)
                 cfg = sweep_run_config(spec, points[r.point], r.seed);
             }
-            const pid_t pid = launch(cfg ? &*cfg : nullptr, full, run_log_path(full));
+            const pid_t pid = launch(cfg ? &*cfg : nullptr, inv, full, run_log_path(full));
             children[pid] = {i, std::chrono::steady_clock::now()};
             records[i].status = "running";
         }

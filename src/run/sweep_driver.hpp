@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "run/sweep_spec.hpp"
 
@@ -41,6 +42,7 @@ struct SweepOptions {
     int jobs = 1;
     Shard shard;
     bool quiet = false;
+    std::vector<std::string> argv;  // the driver's command line, recorded in each run file
 };
 
 // Runs the sweep into opt.dir; returns a kSweepExit* code.
