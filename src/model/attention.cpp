@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -59,6 +60,24 @@ template <int W>
             for (int w = 0; w < W; ++w) base[w * seq + t * row + d] = X[t * Dh + d][w];
 }
 
+// PatternLayout::lanes: the causal part of the pattern, lane by lane, in blocks of
+// kMaxLanes sequences (the last block may hold fewer): entry (h, i, j) of the n
+// sequences of a block side by side, so that a group of W lanes reads and writes one
+// vector. Independent of W, since W divides kMaxLanes and groups never straddle blocks.
+// A block of n sequences uses n * H * T (T + 1) / 2 of its n * H * T * T values.
+struct Packed {
+    real* base;
+    size_t n, T, tri;
+    Packed(real* pattern, int B, int b, int H, int T_) : T(T_), tri(static_cast<size_t>(T_) * (T_ + 1) / 2) {
+        const size_t block = static_cast<size_t>(b) / kMaxLanes * kMaxLanes;
+        n = std::min(kMaxLanes, static_cast<size_t>(B) - block);
+        base = pattern + block * H * T * T + (static_cast<size_t>(b) - block);
+    }
+    real* at(int h, int i, int j) const {
+        return base + (static_cast<size_t>(h) * tri + static_cast<size_t>(i) * (i + 1) / 2 + j) * n;
+    }
+};
+
 // Which of the W sequences have query i in the mask, as lanes of all-ones / zeros.
 template <int W>
 [[gnu::always_inline]] inline auto lane_mask(const real* query_mask, int b, int T, int i, bool& any) {
@@ -75,8 +94,8 @@ template <int W>
 // sequences in place of each number.
 template <int W, int kDh>
 [[gnu::always_inline]] inline void forward_group(real* z, real* pattern, const real* q, const real* k, const real* v,
-                                                 int b, int T, int H, int dh, real scale, const real* query_mask,
-                                                 real* scratch) {
+                                                 int B, int b, int T, int H, int dh, real scale,
+                                                 const real* query_mask, real* scratch, PatternLayout layout) {
     using V = Lanes<real, W>;
     const int Dh = kDh > 0 ? kDh : dh;
     const size_t row = static_cast<size_t>(H) * Dh;
@@ -88,6 +107,7 @@ template <int W, int kDh>
         gather<W>(g.Vv, v, b, T, row, h, Dh);
         real* ph = pattern + (static_cast<size_t>(b) * H + h) * T * T;
         const size_t pseq = static_cast<size_t>(H) * T * T;
+        const Packed packed(pattern, B, b, H, T);
         for (int i = 0; i < T; ++i) {
             auto on = splat<V>(real(0)) == splat<V>(real(0));
             if (query_mask) {
@@ -124,10 +144,14 @@ template <int W, int kDh>
                 for (int d = 0; d < Dh; ++d) zi[d] += pj * vj[d];
             }
             for (int d = 0; d < Dh; ++d) Z[i * Dh + d] = on ? zi[d] : splat<V>(real(0));
-            for (int w = 0; w < W; ++w) {
-                if (!on[w]) continue;
-                real* prow = ph + w * pseq + static_cast<size_t>(i) * T;
-                for (int j = 0; j <= i; ++j) prow[j] = p[j][w];
+            if (layout == PatternLayout::lanes) {
+                for (int j = 0; j <= i; ++j) std::memcpy(packed.at(h, i, j), &p[j], sizeof(V));
+            } else {
+                for (int w = 0; w < W; ++w) {
+                    if (!on[w]) continue;
+                    real* prow = ph + w * pseq + static_cast<size_t>(i) * T;
+                    for (int j = 0; j <= i; ++j) prow[j] = p[j][w];
+                }
             }
         }
         scatter<W>(z, Z, b, T, row, h, Dh);
@@ -145,8 +169,9 @@ template <bool kMasked, class V, class M>
 
 template <int W, int kDh, bool kMasked>
 [[gnu::always_inline]] inline void backward_group(real* dq, real* dk, real* dv, const real* dz, const real* pattern,
-                                                  const real* q, const real* k, const real* v, int b, int T, int H,
-                                                  int dh, real scale, const real* query_mask, real* scratch) {
+                                                  const real* q, const real* k, const real* v, int B, int b, int T,
+                                                  int H, int dh, real scale, const real* query_mask, real* scratch,
+                                                  PatternLayout layout) {
     using V = Lanes<real, W>;
     const int Dh = kDh > 0 ? kDh : dh;
     const size_t row = static_cast<size_t>(H) * Dh;
@@ -161,6 +186,7 @@ template <int W, int kDh, bool kMasked>
         gather<W>(g.dK, dk, b, T, row, h, Dh);
         gather<W>(g.dV, dv, b, T, row, h, Dh);
         const real* ph = pattern + (static_cast<size_t>(b) * H + h) * T * T;
+        const Packed packed(const_cast<real*>(pattern), B, b, H, T);
         for (int i = 0; i < T; ++i) {
             auto on = splat<V>(real(0)) == splat<V>(real(0));
             if constexpr (kMasked) {
@@ -169,8 +195,12 @@ template <int W, int kDh, bool kMasked>
                 if (!any) continue;
             }
             V* p = g.P;
-            for (int j = 0; j <= i; ++j)
-                for (int w = 0; w < W; ++w) p[j][w] = ph[w * pseq + static_cast<size_t>(i) * T + j];
+            if (layout == PatternLayout::lanes) {
+                for (int j = 0; j <= i; ++j) std::memcpy(&p[j], packed.at(h, i, j), sizeof(V));
+            } else {
+                for (int j = 0; j <= i; ++j)
+                    for (int w = 0; w < W; ++w) p[j][w] = ph[w * pseq + static_cast<size_t>(i) * T + j];
+            }
             const V* dzi = g.dZ + i * Dh;
             V* dp = g.dP;
             V p_dot_dp = splat<V>(real(0));
@@ -208,27 +238,32 @@ template <int W, int kDh, bool kMasked>
 template <int W, int kDh>
 [[gnu::always_inline]] inline void forward_lanes(real* z, real* pattern, const real* q, const real* k, const real* v,
                                                  int B, int T, int H, int Dh, real scale, const real* query_mask,
-                                                 real* scratch) {
+                                                 real* scratch, PatternLayout layout) {
     int b = 0;
-    for (; b + W <= B; b += W) forward_group<W, kDh>(z, pattern, q, k, v, b, T, H, Dh, scale, query_mask, scratch);
-    for (; b < B; ++b) forward_group<1, kDh>(z, pattern, q, k, v, b, T, H, Dh, scale, query_mask, scratch);
+    for (; b + W <= B; b += W) forward_group<W, kDh>(z, pattern, q, k, v, B, b, T, H, Dh, scale, query_mask, scratch, layout);
+    for (; b < B; ++b) forward_group<1, kDh>(z, pattern, q, k, v, B, b, T, H, Dh, scale, query_mask, scratch, layout);
 }
 
 template <int W, int kDh>
 [[gnu::always_inline]] inline void backward_lanes(real* dq, real* dk, real* dv, const real* dz, const real* pattern,
                                                   const real* q, const real* k, const real* v, int B, int T, int H,
-                                                  int Dh, real scale, const real* query_mask, real* scratch) {
+                                                  int Dh, real scale, const real* query_mask, real* scratch,
+                                                  PatternLayout layout) {
     int b = 0;
     if (query_mask) {
         for (; b + W <= B; b += W)
-            backward_group<W, kDh, true>(dq, dk, dv, dz, pattern, q, k, v, b, T, H, Dh, scale, query_mask, scratch);
+            backward_group<W, kDh, true>(dq, dk, dv, dz, pattern, q, k, v, B, b, T, H, Dh, scale, query_mask,
+                                          scratch, layout);
         for (; b < B; ++b)
-            backward_group<1, kDh, true>(dq, dk, dv, dz, pattern, q, k, v, b, T, H, Dh, scale, query_mask, scratch);
+            backward_group<1, kDh, true>(dq, dk, dv, dz, pattern, q, k, v, B, b, T, H, Dh, scale, query_mask,
+                                          scratch, layout);
     } else {
         for (; b + W <= B; b += W)
-            backward_group<W, kDh, false>(dq, dk, dv, dz, pattern, q, k, v, b, T, H, Dh, scale, query_mask, scratch);
+            backward_group<W, kDh, false>(dq, dk, dv, dz, pattern, q, k, v, B, b, T, H, Dh, scale, query_mask,
+                                          scratch, layout);
         for (; b < B; ++b)
-            backward_group<1, kDh, false>(dq, dk, dv, dz, pattern, q, k, v, b, T, H, Dh, scale, query_mask, scratch);
+            backward_group<1, kDh, false>(dq, dk, dv, dz, pattern, q, k, v, B, b, T, H, Dh, scale, query_mask,
+                                          scratch, layout);
     }
 }
 
@@ -244,20 +279,20 @@ template <int W, int kDh>
     }
 
 #define CTR_FORWARD_ARGS real *z, real *pattern, const real *q, const real *k, const real *v, int B, int T, int H, int Dh, \
-                         real scale, const real *query_mask, real *scratch
+                         real scale, const real *query_mask, real *scratch, PatternLayout layout
 #define CTR_BACKWARD_ARGS real *dq, real *dk, real *dv, const real *dz, const real *pattern, const real *q, \
                           const real *k, const real *v, int B, int T, int H, int Dh, real scale,             \
-                          const real *query_mask, real *scratch
+                          const real *query_mask, real *scratch, PatternLayout layout
 
 // One entry point per instruction set; the same source in each.
 #define CTR_DEFINE_LEVEL(name, target, bytes)                                                                       \
     target void forward_##name(CTR_FORWARD_ARGS) {                                                                  \
         CTR_DISPATCH_DHEAD(forward_lanes, (bytes) / sizeof(real), Dh, z, pattern, q, k, v, B, T, H, Dh, scale,    \
-                           query_mask, scratch)                                                                    \
+                           query_mask, scratch, layout)                                                                  \
     }                                                                                                               \
     target void backward_##name(CTR_BACKWARD_ARGS) {                                                                \
         CTR_DISPATCH_DHEAD(backward_lanes, (bytes) / sizeof(real), Dh, dq, dk, dv, dz, pattern, q, k, v, B, T, H, \
-                           Dh, scale, query_mask, scratch)                                                         \
+                           Dh, scale, query_mask, scratch, layout)                                                       \
     }
 
 CTR_DEFINE_LEVEL(scalar, , sizeof(real))
@@ -274,7 +309,7 @@ size_t attention_scratch_size(int T, int Dh) {
 }
 
 void attention_forward(real* z, real* pattern, const real* q, const real* k, const real* v, int B, int T, int H,
-                       int Dh, real scale, const real* query_mask, real* scratch) {
+                       int Dh, real scale, const real* query_mask, real* scratch, PatternLayout layout) {
     std::vector<real> own;
     if (!scratch) {
         own.resize(attention_scratch_size(T, Dh));
@@ -282,17 +317,17 @@ void attention_forward(real* z, real* pattern, const real* q, const real* k, con
     }
     switch (simd_level()) {
 #if defined(__x86_64__) && defined(__GNUC__)
-        case SimdLevel::avx512: return forward_avx512(z, pattern, q, k, v, B, T, H, Dh, scale, query_mask, scratch);
-        case SimdLevel::avx2: return forward_avx2(z, pattern, q, k, v, B, T, H, Dh, scale, query_mask, scratch);
-        case SimdLevel::sse2: return forward_sse2(z, pattern, q, k, v, B, T, H, Dh, scale, query_mask, scratch);
+        case SimdLevel::avx512: return forward_avx512(z, pattern, q, k, v, B, T, H, Dh, scale, query_mask, scratch, layout);
+        case SimdLevel::avx2: return forward_avx2(z, pattern, q, k, v, B, T, H, Dh, scale, query_mask, scratch, layout);
+        case SimdLevel::sse2: return forward_sse2(z, pattern, q, k, v, B, T, H, Dh, scale, query_mask, scratch, layout);
 #endif
-        default: return forward_scalar(z, pattern, q, k, v, B, T, H, Dh, scale, query_mask, scratch);
+        default: return forward_scalar(z, pattern, q, k, v, B, T, H, Dh, scale, query_mask, scratch, layout);
     }
 }
 
 void attention_backward(real* dq, real* dk, real* dv, const real* dz, const real* pattern, const real* q,
                         const real* k, const real* v, int B, int T, int H, int Dh, real scale,
-                        const real* query_mask, real* scratch) {
+                        const real* query_mask, real* scratch, PatternLayout layout) {
     std::vector<real> own;
     if (!scratch) {
         own.resize(attention_scratch_size(T, Dh));
@@ -301,13 +336,13 @@ void attention_backward(real* dq, real* dk, real* dv, const real* dz, const real
     switch (simd_level()) {
 #if defined(__x86_64__) && defined(__GNUC__)
         case SimdLevel::avx512:
-            return backward_avx512(dq, dk, dv, dz, pattern, q, k, v, B, T, H, Dh, scale, query_mask, scratch);
+            return backward_avx512(dq, dk, dv, dz, pattern, q, k, v, B, T, H, Dh, scale, query_mask, scratch, layout);
         case SimdLevel::avx2:
-            return backward_avx2(dq, dk, dv, dz, pattern, q, k, v, B, T, H, Dh, scale, query_mask, scratch);
+            return backward_avx2(dq, dk, dv, dz, pattern, q, k, v, B, T, H, Dh, scale, query_mask, scratch, layout);
         case SimdLevel::sse2:
-            return backward_sse2(dq, dk, dv, dz, pattern, q, k, v, B, T, H, Dh, scale, query_mask, scratch);
+            return backward_sse2(dq, dk, dv, dz, pattern, q, k, v, B, T, H, Dh, scale, query_mask, scratch, layout);
 #endif
-        default: return backward_scalar(dq, dk, dv, dz, pattern, q, k, v, B, T, H, Dh, scale, query_mask, scratch);
+        default: return backward_scalar(dq, dk, dv, dz, pattern, q, k, v, B, T, H, Dh, scale, query_mask, scratch, layout);
     }
 }
 

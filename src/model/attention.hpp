@@ -9,6 +9,10 @@
 // The kernels run several sequences side by side, one per vector lane, at the width
 // simd_level() picks (model/simd.hpp); results are the same bits at every width.
 // scratch: attention_scratch_size(T, Dh) reals, or nullptr to allocate one per call.
+// layout: where the pattern goes. canonical is (B, H, T, T) as above; lanes is a private
+// order (the vector lanes' own, attention.cpp) that only attention_backward reads, for
+// the training step, which needs no one else to read it: it saves moving every value
+// between lanes. backward must be given the layout forward used.
 #include <cstddef>
 
 #include "util/real.hpp"
@@ -17,10 +21,14 @@ namespace ctr {
 
 size_t attention_scratch_size(int T, int Dh);
 
+enum class PatternLayout { canonical, lanes };
+
 void attention_forward(real* z, real* pattern, const real* q, const real* k, const real* v, int B, int T, int H,
-                       int Dh, real scale, const real* query_mask = nullptr, real* scratch = nullptr);
+                       int Dh, real scale, const real* query_mask = nullptr, real* scratch = nullptr,
+                       PatternLayout layout = PatternLayout::canonical);
 void attention_backward(real* dq, real* dk, real* dv, const real* dz, const real* pattern, const real* q,
                         const real* k, const real* v, int B, int T, int H, int Dh, real scale,
-                        const real* query_mask = nullptr, real* scratch = nullptr);
+                        const real* query_mask = nullptr, real* scratch = nullptr,
+                        PatternLayout layout = PatternLayout::canonical);
 
 }  // namespace ctr

@@ -149,8 +149,11 @@ real Transformer::forward_all(const real* p, const Batch& batch, const ForwardHo
     if (batch.T > 0 && !bos_ && std::find(batch.kind.begin(), batch.kind.end(), kBos) != batch.kind.end())
         throw std::invalid_argument("batch has [BOS] but the model has no [BOS] vector");
     const int B = batch.B, T = batch.T;
-    if (T != acts_.T)  // the attention kernel writes only key <= query; the rest must read 0
+    // The attention kernel writes only key <= query; the rest must read 0, also after a
+    // loss-only forward, which leaves the pattern in the kernel's private layout.
+    if (T != acts_.T || (!loss_only && pattern_private_))
         for (auto& a : acts_.blocks) std::fill(a.pattern.begin(), a.pattern.end(), real(0));
+    pattern_private_ = loss_only;
     acts_.B = B;
     acts_.T = T;
     last_batch_ = &batch;
@@ -226,7 +229,7 @@ real Transformer::forward_rows(const real* p, const Batch& batch, int b0, int b1
         real* z = rows(a.z, HD);
         const real* query_mask = loss_only_ && l == cfg_.n_layers - 1 ? batch.weight.data() + r0 : nullptr;
         attention_forward(z, a.pattern.data() + static_cast<size_t>(b0) * H * T * T, rows(a.q, HD), rows(a.k, HD), v,
-                          nb, T, H, Dh, scale, query_mask, scratch);
+                          nb, T, H, Dh, scale, query_mask, scratch, pattern_layout());
         if (hooks && hooks->after_pattern) hooks->after_pattern(l, a, b0, b1, T);
         real* attn_out = rows(a.attn_out, D);
         for (int h = 0; h < H; ++h)
@@ -321,7 +324,8 @@ void Transformer::backward_rows(const real* p, real* g, const Batch& batch, int 
         real* dv = zeroed(ws_.dv, HD);
         const real* query_mask = loss_only_ && l == cfg_.n_layers - 1 ? batch.weight.data() + r0 : nullptr;
         attention_backward(dq, dk, dv, dz, a.pattern.data() + static_cast<size_t>(b0) * H * T * T, crows(a.q, HD),
-                           crows(a.k, HD), crows(a.v, HD), nb, T, H, Dh, scale, query_mask, scratch);
+                           crows(a.k, HD), crows(a.v, HD), nb, T, H, Dh, scale, query_mask, scratch,
+                           pattern_layout());
         if (cfg_.qk_norm) {
             real* dq_pre = zeroed(ws_.dq_pre, HD);
             real* dk_pre = zeroed(ws_.dk_pre, HD);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "model/attention.hpp"
 #include "model/params.hpp"
 #include "task/batch.hpp"
 #include "util/real.hpp"
@@ -74,8 +75,9 @@ public:
     real forward(const real* params, const Batch& batch, const ForwardHooks* hooks = nullptr);
     // The loss and (with backward) its gradient only: the last block's attention skips
     // the queries the loss does not look at (weight 0), which cannot change either, bit
-    // for bit. Its activations at those positions are then not the model's: use
-    // forward() for anything that reads them (probe, analysis, run file).
+    // for bit. Its activations at those positions are then not the model's, and the
+    // attention patterns are kept in the kernel's private order (PatternLayout::lanes):
+    // use forward() for anything that reads them (probe, analysis, run file).
     real forward_loss_only(const real* params, const Batch& batch);
     // Adds d loss / d params to grads (flat, same layout). Needs the preceding forward.
     void backward(const real* params, real* grads, const Batch& batch);
@@ -106,6 +108,8 @@ private:
     GradWorkspace ws_;
     const Batch* last_batch_ = nullptr;
     bool loss_only_ = false;                 // how the last forward ran; backward follows it
+    bool pattern_private_ = false;           // the patterns are in the lanes layout (loss-only)
+    PatternLayout pattern_layout() const { return loss_only_ ? PatternLayout::lanes : PatternLayout::canonical; }
     std::vector<real> shard_loss_;           // (kShards)
     std::vector<real> shard_grads_;          // (kShards, P) each shard's parameter gradient  // the batch of the last forward, which backward must get
 };
