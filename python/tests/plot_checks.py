@@ -34,3 +34,18 @@ def sep_aligned_mean_bruteforce(pattern, sep):
             if vals:
                 out[dq + T - 1, dk + T - 1] = np.mean(vals)
     return out
+
+
+def texts_outside(fig):
+    """What of fig sticks out of the figure once drawn (a cut title, label, tick label,
+    legend or colour bar): [] when nothing does. Uses the figure's tight bounding box,
+    which counts only what is drawn (not the tick labels outside an axis' limits)."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    bbox = fig.get_tightbbox(renderer)   # inches
+    w, h = fig.get_size_inches()
+    tol = 1 / 72  # one point
+    out = []
+    if bbox.x0 < -tol or bbox.y0 < -tol or bbox.x1 > w + tol or bbox.y1 > h + tol:
+        out.append(("figure content", tuple(round(v, 2) for v in bbox.extents), (0, 0, w, h)))
+    return out

@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image
 
 import runs
-from plot_checks import artists, h5, sep_aligned_mean_bruteforce, snapshot_index
+from plot_checks import artists, h5, sep_aligned_mean_bruteforce, snapshot_index, texts_outside
 
 import ctr
 import ctr.plot
@@ -65,13 +65,23 @@ class EmergenceFigure(unittest.TestCase):
         self.assertEqual(t["threshold:eval_rel_error"].get_ydata()[0], a["success_rel_error"])
         self.assertEqual(t["threshold:tag_separation"].get_ydata()[0], a["tag_threshold"])
 
-    def test_title_fits_the_figure(self):
-        self.fig.canvas.draw()
-        box = self.fig._suptitle.get_window_extent()
-        width, height = self.fig.canvas.get_width_height()
-        self.assertGreaterEqual(box.x0, 0)
-        self.assertLessEqual(box.x1, width)
-        self.assertLessEqual(box.y1, height)
+    def test_no_text_is_cut(self):
+        self.assertEqual(texts_outside(self.fig), [])
+        self.assertIn("success", self.fig._suptitle.get_text())  # the verdict summary, wrapped
+
+
+class NothingCut(unittest.TestCase):
+    def test_every_run_figure_keeps_its_texts_inside(self):
+        for config, steps in (("configs/minimal.yaml", STEPS), ("configs/theorem71.yaml", None),
+                              ("configs/wide.yaml", 40)):
+            r = ctr.load_run(runs.make_run(config, 4, steps))
+            for name, fig in (("attention", ctr.plot.attention_figure(r)),
+                              ("mean", ctr.plot.attention_figure(r, mean=True)),
+                              ("residual", ctr.plot.residual_figure(r)), ("causal", ctr.plot.causal_figure(r)),
+                              ("emergence", ctr.plot.emergence_figure(r))):
+                with self.subTest(config=config, figure=name):
+                    self.assertEqual(texts_outside(fig), [])
+                plt.close(fig)
 
 
 class Snapshots(unittest.TestCase):

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 import runs
-from plot_checks import artists, h5
+from plot_checks import artists, h5, texts_outside
 
 import ctr
 import ctr.plot
@@ -125,6 +125,11 @@ class Sweep(unittest.TestCase):
             for j, scale in enumerate(SCALES):
                 rows = self.df[(self.df["model.init_tag_scale"] == scale) & (self.df["task.seq_len"] == length)]
                 self.assertEqual(grid[i, j], (rows["success"] == 1).mean())
+
+    def test_no_text_is_cut(self):
+        for f in (ctr.plot.rate_figure, ctr.plot.steps_figure, ctr.plot.curves_figure, ctr.plot.heatmap_figure):
+            with self.subTest(figure=f.__name__):
+                self.assertEqual(texts_outside(f(self.df)), [])
 
     def test_command_writes_every_figure(self):
         out = tempfile.mkdtemp(dir=runs.tmpdir())

@@ -195,6 +195,10 @@ def residual_layers(run):
     return [f"blocks.{l}.hook_resid_post" for l in range(run.config["model"]["n_layers"])]
 
 
+def groups_of(run):
+    return arrays.token_groups(run.probe["kind"].values, run.probe["sep_pos"].values)
+
+
 GROUPS = [("before", "numbers before [SEP]", "o", 6), ("after", "numbers after [SEP] (tagged)", "o", 6),
           ("sep", "[SEP]", "X", 30), ("bos", "[BOS]", "s", 22)]
 
@@ -220,9 +224,13 @@ def residual_figure(run, steps=None):
     steps = steps if steps is not None else choose.snapshot_steps(run)
     names = residual_layers(run)
     w, h = _panel_size(len(steps), len(names), extra_w=0.6)
-    fig = style.figure(w, h + 0.3)
+    w = max(w, style.COLUMN_WIDTH)
+    present = [g for g, *_ in GROUPS if groups_of(run)[g].any()]
+    ncol = len(present) if w >= 5.5 else 1   # the legend in one row when it fits, else a column
+    legend_h = 0.16 * -(-len(present) // ncol) + 0.1
+    fig = style.figure(w, h + legend_h)
     axes = np.atleast_2d(fig.subplots(len(names), len(steps), squeeze=False))
-    groups = arrays.token_groups(run.probe["kind"].values, run.probe["sep_pos"].values)
+    groups = groups_of(run)
     step_values = run.snapshots["step"].values
     handles = {}
     for col, (step, label) in enumerate(steps):
@@ -238,9 +246,9 @@ def residual_figure(run, steps=None):
             ax.tick_params(labelsize=5)
             if row == 0:
                 ax.set_title(_column_title(step, label))
-    fig.legend(handles=list(handles.values()), loc="lower center", ncol=len(handles), frameon=False,
+    fig.legend(handles=list(handles.values()), loc="lower center", ncol=ncol, frameon=False,
                bbox_to_anchor=(0.5, 0.0))
-    fig.get_layout_engine().set(rect=(0, 0.06, 1, 0.94))
+    fig.get_layout_engine().set(rect=(0, legend_h / (h + legend_h), 1, 1 - legend_h / (h + legend_h)))
     d = run.config["model"]["d_model"]
     how = "the residual plane" if d == 2 else f"top two principal components of the {d}-d residual"
     fig.suptitle(style.wrap(f"{run_name(run)}: probe tokens in the residual stream ({how})", w))
