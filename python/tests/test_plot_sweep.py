@@ -1,9 +1,9 @@
 """ctr-plot sweep and compare: the figures draw the sweep index and the runs' files.
 
-The sweep is a grid of real runs made by ctr-train (the 0-step Theorem 7.1
-construction over model.init_tag_scale x task.seq_len, two seeds each: fast, and
-with both outcomes), indexed by ctr-sweep when the build has it, else by an index.csv
-written here with the columns docs/sweeps.md documents."""
+The sweep is a tiny grid of real runs (the 0-step Theorem 7.1 construction over
+model.init_tag_scale x task.seq_len, two seeds each: fast, and with both outcomes),
+run by ctr-sweep when the build has it; without it, the same runs are made by
+ctr-train and indexed here with the columns docs/sweeps.md documents."""
 import math
 import os
 import shutil
@@ -31,6 +31,25 @@ def wilson(k, n, z=1.959964):
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
     return centre - half, centre + half
+
+
+def make_sweep(directory):
+    """The sweep, by ctr-sweep when the build has it (returns "ctr-sweep"), else by
+    synthetic_sweep (returns "synthetic")."""
+    exe = os.path.join(BUILD, "ctr-sweep")
+    if not os.path.exists(exe):
+        os.makedirs(directory, exist_ok=True)
+        synthetic_sweep(directory)
+        return "synthetic"
+    spec = os.path.join(os.path.dirname(directory), "tiny-sweep.yaml")
+    with open(spec, "w") as f:
+        f.write(f"config: {os.path.join(runs.REPO, 'configs', 'theorem71.yaml')}\n"
+                f"grid:\n  model.init_tag_scale: [{', '.join(f'{v:.1f}' for v in SCALES)}]\n"
+                f"  task.seq_len: [{', '.join(map(str, LENGTHS))}]\n"
+                f"seeds: {SEEDS[0]}..{SEEDS[-1]}\n")
+    subprocess.run([exe, spec, "--out", directory, "--jobs", "1", "--quiet"], check=True,
+                   stdout=subprocess.DEVNULL, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    return "ctr-sweep"
 
 
 def synthetic_sweep(directory):
@@ -62,8 +81,8 @@ def synthetic_sweep(directory):
 class Sweep(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.dir = tempfile.mkdtemp(dir=runs.tmpdir(), prefix="sweep-")
-        synthetic_sweep(cls.dir)
+        cls.dir = os.path.join(tempfile.mkdtemp(dir=runs.tmpdir(), prefix="sweep-"), "tiny")
+        cls.made_by = make_sweep(cls.dir)
         cls.df = ctr.load_sweep(cls.dir)
 
     @classmethod
