@@ -47,8 +47,10 @@ def make_sweep(directory):
                 f"grid:\n  model.init_tag_scale: [{', '.join(f'{v:.1f}' for v in SCALES)}]\n"
                 f"  task.seq_len: [{', '.join(map(str, LENGTHS))}]\n"
                 f"seeds: {SEEDS[0]}..{SEEDS[-1]}\n")
-    subprocess.run([exe, spec, "--out", directory, "--jobs", "1", "--quiet"], check=True,
-                   stdout=subprocess.DEVNULL, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    p = subprocess.run([exe, spec, "--out", directory, "--jobs", "1", "--quiet"], capture_output=True, text=True,
+                       env=dict(os.environ, OMP_NUM_THREADS="1"))
+    if p.returncode != 0:
+        raise RuntimeError(f"ctr-sweep failed ({p.returncode}): {p.stderr}")
     return "ctr-sweep"
 
 
