@@ -2,7 +2,7 @@
 """ctr against PyTorch (bench/torch_ctr.py), side by side: the two alternate within
 every repetition, each case is repeated, and the medians and their ratio are printed.
 
-  /usr/bin/python3 bench/compare.py [--build build] [--repeats 3] [--only CASE ...]
+  /usr/bin/python3 bench/compare.py [--build build] [--repeats 3] [--sweep-runs 20] [--only CASE ...]
 
 Cases (all one thread: OMP_NUM_THREADS=1, torch.set_num_threads(1)):
   run      the minimal 50-epoch run, whole process wall time: `ctr-train
@@ -14,7 +14,8 @@ Cases (all one thread: OMP_NUM_THREADS=1, torch.set_num_threads(1)):
   minimal  the minimal model's step, likewise, float64
   logging  ctr-train with default logging against --set log.snapshots=false
            (CPU time, user + system, of the whole process): the cost of the snapshots
-  sweep    runs per minute of ctr-sweep at 1 and 2 jobs, if the build has ctr-sweep
+  sweep    runs per minute of `ctr-sweep` over --sweep-runs seeds of the minimal config
+           (default logging) at 1 and 2 jobs, if the build has ctr-sweep; no PyTorch peer
 The machine is shared: wall times move with the load of the other core; the ratios of
 alternating runs move less. Needs a Release build with the benchmarks (the default).
 """
@@ -73,6 +74,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--sweep-runs", type=int, default=20, help="runs per sweep in the sweep case")
     ap.add_argument("--only", nargs="*", default=["run", "larger", "minimal", "logging", "sweep"])
     args = ap.parse_args()
     b = os.path.abspath(args.build)
@@ -125,8 +127,19 @@ def main():
         if not os.path.exists(sweep_bin):
             print("sweep: skipped, this build has no ctr-sweep", flush=True)
         else:
-            print("sweep: ctr-sweep found but its interface is not wired into this harness yet", flush=True)
-
+            n = args.sweep_runs
+            plan = os.path.join(tmp, "sweep.yaml")
+            with open(plan, "w") as f:
+                f.write(f"config: {MINIMAL}\nseeds: 0..{n - 1}\n")
+            for jobs in (1, 2):
+                walls = []
+                for r in range(R):
+                    d = os.path.join(tmp, f"sweep-{jobs}-{r}")
+                    walls.append(timed([sweep_bin, plan, "--out", d, "--jobs", str(jobs), "--quiet"])[0])
+                w = statistics.median(walls)
+                print(f"{'sweep of ' + str(n) + ' minimal runs, ' + str(jobs) + ' job(s)':34s} {w:.2f} s: "
+                      f"{n / w * 60:.0f} runs/min, 1,000 runs in {1000 * w / n:.0f} s  ({R} sweeps, "
+                      f"{min(walls):.2f}-{max(walls):.2f} s)", flush=True)
 
 if __name__ == "__main__":
     main()
