@@ -46,7 +46,7 @@ TEST_CASE("ctr-inspect refuses what is not a run file", "[cli][inspect]") {
     CHECK(missing.out.find("does not exist") != std::string::npos);
     const Result yaml = inspect({minimal_config()}, tmp.dir);
     CHECK(yaml.code == 2);
-    CHECK(yaml.out.find("cannot open") != std::string::npos);
+    CHECK(yaml.out.find("is not an HDF5 file") != std::string::npos);
     const Result none = inspect({}, tmp.dir);
     CHECK(none.code == 2);
     CHECK(none.out.find("usage") != std::string::npos);

@@ -9,6 +9,7 @@
 #include <string>
 #include <optional>
 
+#include "cli/common/exit_codes.hpp"
 #include "config/load.hpp"
 #include "io/run_file_reader.hpp"
 
@@ -78,6 +79,7 @@ std::string inspect(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    ignore_fatal_signals();
     h5::init_library();
     po::options_description flags("options");
     flags.add_options()("help,h", "show this help");
@@ -92,15 +94,15 @@ int main(int argc, char** argv) {
         po::notify(vm);
     } catch (const po::error& e) {
         std::fprintf(stderr, "ctr-inspect: error: %s\n%s", e.what(), kUsage);
-        return 2;
+        return kExitUsage;
     }
     if (vm.count("help")) {
         std::cout << kUsage;
         return 0;
     }
     if (path.empty()) {
-        std::fprintf(stderr, "ctr-inspect: error: missing RUN.h5\n%s", kUsage);
-        return 2;
+        std::fprintf(stderr, "ctr-inspect: error: %s\n%s", vm.count("run") ? "RUN.h5: expected a path, got an empty string" : "missing RUN.h5", kUsage);
+        return kExitUsage;
     }
     // A run being written can be caught mid-flush; a fresh look a moment later is whole.
     for (int attempt = 1;; ++attempt) {
@@ -108,12 +110,20 @@ int main(int argc, char** argv) {
             std::fputs(inspect(path).c_str(), stdout);
             return 0;
         } catch (const std::exception& e) {
-            if (attempt < 3 && std::filesystem::exists(path)) {
+            const auto* io = dynamic_cast<const h5::IoError*>(&e);
+            const bool retry = !io || io->cause() == h5::Cause::kOther || io->cause() == h5::Cause::kTruncated ||
+                               io->cause() == h5::Cause::kDamaged;
+            if (retry && attempt < 3 && std::filesystem::exists(path)) {
                 std::this_thread::sleep_for(std::chrono::milliseconds(100));
                 continue;
             }
+            if (io && io->cause() == h5::Cause::kOther) {
+                // It opened as a run file, then a read failed: damaged.
+                std::fprintf(stderr, "ctr-inspect: error: %s is damaged: %s\n", path.c_str(), e.what());
+                return kExitUsage;
+            }
             std::fprintf(stderr, "ctr-inspect: error: %s\n", e.what());
-            return 2;
+            return exit_code_of(e);
         }
     }
 }

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/common/exit_codes.hpp"
 #include "cli/common/interrupt.hpp"
 #include "cli/common/progress.hpp"
 #include "config/load.hpp"
@@ -20,9 +21,9 @@ using namespace ctr;
 
 namespace {
 
-constexpr int kExitUsage = 2;    // bad flags, bad config, refused output
-constexpr int kExitFailure = 1;  // I/O and other failures during the run
-constexpr int kExitInterrupted = 130;
+// More threads than this gain nothing (the batch is cut into at most 8 shards) and,
+// far beyond, crash the OpenMP runtime.
+constexpr int kMaxThreads = 64;
 
 struct UsageError : std::runtime_error {
     using std::runtime_error::runtime_error;
@@ -30,7 +31,19 @@ struct UsageError : std::runtime_error {
 
 const char* const kUsage =
     "usage: ctr-train CONFIG.yaml [--set key=value ...] [--seed N] [--out RUN.h5] [--overwrite] [--quiet]\n"
-    "       ctr-train --resume RUN.h5 [--set train.epochs=N | --set train.steps=N] [--quiet]\n";
+    "       ctr-train --resume RUN.h5 [--set train.epochs=N | --set train.steps=N] [--quiet]\n"
+    "       (both also: [--threads N] [--max-memory SIZE] [--max-file-size SIZE])\n";
+
+// --max-memory / --max-file-size: "8G", "512M", ...
+uint64_t size_flag(const po::variables_map& vm, const char* name, uint64_t fallback) {
+    if (!vm.count(name)) return fallback;
+    const std::string text = vm[name].as<std::string>();
+    uint64_t v = 0;
+    if (!parse_bytes(text, v))
+        throw UsageError(std::string("--") + name + ": expected a size such as 8G, 512M or 100K (binary units), got '" +
+                         text + "'");
+    return v;
+}
 
 void print_summary(const RunResult& r, const std::string& out) {
     const int64_t steps = r.last_step - r.first_step;
@@ -51,7 +64,9 @@ int run(int argc, char** argv) {
         ("out,o", po::value(&out), "run file to write (default runs/<config>[-<overrides>]-seed<seed>.h5)")
         ("overwrite", "replace an existing run file")
         ("resume", po::value(&resume), "continue the run in RUN.h5 from its last checkpoint")
-        ("threads", po::value<int>()->default_value(1), "threads for the batch's shards (results do not depend on it)")
+        ("threads", po::value<int>()->default_value(1), "threads for the batch's shards, 1..64 (results do not depend on it)")
+        ("max-memory", po::value<std::string>(), "refuse runs estimated to need more memory than this (default 4G)")
+        ("max-file-size", po::value<std::string>(), "refuse runs whose file is estimated above this (default 2G)")
         ("quiet,q", "print only the final summary");
     po::options_description hidden;
     std::string config_path;
@@ -75,17 +90,27 @@ int run(int argc, char** argv) {
     // One thread unless asked: OpenMP threads spin while they wait, and a sweep that runs
     // several ctr-train on the same cores then slows to a crawl (docs/performance.md).
     const int threads = vm["threads"].as<int>();
-    if (threads < 1) throw UsageError("--threads: expected a whole number >= 1, got " + std::to_string(threads));
+    if (threads < 1 || threads > kMaxThreads)
+        throw UsageError("--threads: expected a whole number from 1 to " + std::to_string(kMaxThreads) + ", got " +
+                         std::to_string(threads));
     omp_set_num_threads(threads);
     const bool overwrite = vm.count("overwrite") > 0;
+    // Given but empty is a mistake (an unset shell variable), not "use the default".
+    for (const char* name : {"seed", "out", "resume"})
+        if (vm.count(name) && vm[name].as<std::string>().empty())
+            throw UsageError(std::string("--") + name + ": expected a value, got an empty string");
+    ResourceLimits limits;
+    limits.max_memory = size_flag(vm, "max-memory", limits.max_memory);
+    limits.max_file_size = size_flag(vm, "max-file-size", limits.max_file_size);
 
     std::optional<Run> run;
-    if (!resume.empty()) {
+    if (vm.count("resume")) {
         if (!config_path.empty()) throw UsageError("--resume: give either a config or --resume RUN.h5, not both");
-        if (!seed_text.empty() || !out.empty() || overwrite)
+        if (vm.count("seed") || vm.count("out") || overwrite)
             throw UsageError("--resume: the run keeps its own seed and file; --seed, --out and --overwrite do not apply");
         out = resume;
-        run.emplace(resume_run(resume, overrides, Invocation{std::vector<std::string>(argv, argv + argc), "", overrides}));
+        run.emplace(
+            resume_run(resume, overrides, Invocation{std::vector<std::string>(argv, argv + argc), "", overrides}, limits));
     } else {
         if (config_path.empty()) throw UsageError(std::string("missing CONFIG.yaml\n") + kUsage);
         if (!seed_text.empty()) overrides.push_back("seed=" + seed_text);
@@ -100,7 +125,8 @@ int run(int argc, char** argv) {
             throw ConfigError(msg);
         }
         if (out.empty()) out = default_run_path(config_path, cfg, overrides);
-        run.emplace(start_run({cfg, out, overwrite, {std::vector<std::string>(argv, argv + argc), config_path, overrides}}));
+        run.emplace(
+            start_run({cfg, out, overwrite, {std::vector<std::string>(argv, argv + argc), config_path, overrides}, limits}));
     }
 
     install_interrupt_handler();
@@ -114,13 +140,19 @@ int run(int argc, char** argv) {
     } catch (const std::exception& e) {
         // Typically a full disk. Keep what was flushed readable and leave without
         // closing the file: closing would try the failed writes again.
-        std::fprintf(stderr, "ctr-train: error: %s\n", e.what());
+        const bool no_memory = dynamic_cast<const std::bad_alloc*>(&e) != nullptr;
+        std::fprintf(stderr, "ctr-train: error: %s\n", no_memory ? "out of memory during the run" : e.what());
         run->salvage_after_failure();
+        const auto* io = dynamic_cast<const h5::IoError*>(&e);
+        const char* fix = !io ? "after fixing the cause"
+                          : io->cause() == h5::Cause::kDiskFull ? "after freeing space"
+                          : io->cause() == h5::Cause::kFileSizeLimit ? "after raising the file-size limit (ulimit -f)"
+                                                                       : "after fixing the cause";
         std::fprintf(stderr, "%s keeps what was written up to its last flush (status stays \"running\"); "
-                             "after freeing space, continue from its last checkpoint with: ctr-train --resume %s\n",
-                     out.c_str(), out.c_str());
+                             "%s, continue from its last checkpoint with: ctr-train --resume %s\n",
+                     out.c_str(), fix, out.c_str());
         std::fflush(stderr);
-        std::_Exit(kExitFailure);
+        std::_Exit(exit_code_of(e));
     }
     progress.finish();
     if (result.end == LoopEnd::kInterrupted) {
@@ -128,6 +160,24 @@ int run(int argc, char** argv) {
                      static_cast<long long>(result.last_step), out.c_str(), out.c_str());
         return kExitInterrupted;
     }
+    if (result.end == LoopEnd::kDiverged) {
+        const Divergence& d = result.divergence;
+        std::fprintf(stderr,
+                     "ctr-train: error: the run diverged: %s is %g at step %lld; stopped there. %s keeps everything up "
+                     "to that step (status \"diverged\"; its last checkpoint is from before). Lower train.lr, set "
+                     "train.grad_clip, or set train.stop_on_divergence=false to train on regardless\n",
+                     d.quantity.c_str(), d.value, static_cast<long long>(d.step), out.c_str());
+        std::printf("verdict: %s\n", result.verdict.summary.c_str());
+        return kExitDiverged;
+    }
+    if (result.nothing_to_do)
+        std::printf("%s is complete at step %lld: nothing to do (lengthen it with --set train.steps=N)\n", out.c_str(),
+                    static_cast<long long>(result.last_step));
+    if (result.divergence.step >= 0)
+        std::fprintf(stderr, "ctr-train: warning: the run diverged at step %lld (%s %g) and trained on "
+                             "(train.stop_on_divergence false)\n",
+                     static_cast<long long>(result.divergence.step), result.divergence.quantity.c_str(),
+                     result.divergence.value);
     print_summary(result, out);
     const Emergence& e = result.emergence;
     std::printf("emergence (first step for good): catch %lld  tag %lld  release %lld  solved %lld\n",
@@ -143,20 +193,19 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    ignore_fatal_signals();
     h5::init_library();
     try {
         return run(argc, argv);
     } catch (const UsageError& e) {
         std::fprintf(stderr, "ctr-train: error: %s\n", e.what());
         return kExitUsage;
-    } catch (const ConfigError& e) {
-        std::fprintf(stderr, "ctr-train: error: %s\n", e.what());
-        return kExitUsage;
-    } catch (const RunSetupError& e) {
-        std::fprintf(stderr, "ctr-train: error: %s\n", e.what());
-        return kExitUsage;
+    } catch (const std::bad_alloc&) {
+        std::fprintf(stderr, "ctr-train: error: out of memory while setting up the run (its estimate passed "
+                             "--max-memory; lower the sizes in the config or free memory)\n");
+        return kExitFailure;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "ctr-train: error: %s\n", e.what());
-        return kExitFailure;
+        return exit_code_of(e);
     }
 }

@@ -85,6 +85,7 @@ struct TrainConfig {
     double min_lr = 0.0;                 // cosine floor
     double grad_clip = 0.0;              // 0: off; else max global L2 norm
     int eval_every = 50;                 // steps
+    bool stop_on_divergence = true;      // stop at the first non-finite loss or gradient
 };
 
 // What the run file records besides the metrics (docs/hdf5-layout.md).

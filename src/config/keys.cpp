@@ -132,6 +132,8 @@ std::vector<KeySpec> build_table() {
         real_key(CTR_KEY(train.min_lr), ge(0), kUnbounded, "floor of the cosine schedule"),
         real_key(CTR_KEY(train.grad_clip), ge(0), kUnbounded, "max global L2 norm of the gradient; 0: off"),
         int_key(CTR_KEY(train.eval_every), 1, kIntMax, "evaluate and write a metrics row every this many steps"),
+        bool_key(CTR_KEY(train.stop_on_divergence),
+                 "stop at the first step whose training loss or gradient norm is not finite (status diverged, exit 3); false: train on"),
 
         bool_key(CTR_KEY(log.snapshots), "write probe-batch snapshots (attention, residuals, parameters)"),
         int_key(CTR_KEY(log.snapshot_dense), 0, kIntMax, "a snapshot at every step from 0 to this"),

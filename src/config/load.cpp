@@ -106,11 +106,21 @@ struct FileReader {
     }
 };
 
+// A config is a few kilobytes; anything this large is not one, and parsing it whole
+// could exhaust memory.
+constexpr size_t kMaxConfigBytes = 1 << 20;
+// Flow collections nested deeper than this ([[[[...) are refused before yaml-cpp, whose
+// parser recurses once per level.
+constexpr int kMaxNesting = 64;
+
 std::string read_text(const std::string& path) {
     namespace fs = std::filesystem;
     std::error_code ec;
     if (!fs::exists(path, ec)) throw ConfigError(path + ": cannot read config file: no such file");
     if (fs::is_directory(path, ec)) throw ConfigError(path + ": cannot read config file: it is a directory");
+    if (fs::is_regular_file(path, ec) && fs::file_size(path, ec) > kMaxConfigBytes)
+        throw ConfigError(path + ": cannot read config file: it has " + std::to_string(fs::file_size(path, ec)) +
+                          " bytes, more than a config's limit of " + std::to_string(kMaxConfigBytes) + " (1 MiB)");
     std::ifstream in(path, std::ios::binary);
     if (!in) throw ConfigError(path + ": cannot read config file: " + std::strerror(errno));
     std::ostringstream ss;
@@ -162,7 +172,49 @@ LoadedConfig load_config_traced(const std::string& path, const std::vector<std::
     return load_config_text(read_text(path), path, overrides);
 }
 
+// Refuses text too large or too deeply nested for a config, naming the line.
+void check_yaml_size(const std::string& text, const std::string& path) {
+    if (text.size() > kMaxConfigBytes)
+        throw ConfigError(path + ": config has " + std::to_string(text.size()) + " bytes, more than the limit of " +
+                          std::to_string(kMaxConfigBytes) + " (1 MiB)");
+    int depth = 0, line = 1, indent = 0;
+    bool comment = false, at_line_start = true;
+    char quote = 0;
+    for (const char c : text) {
+        if (c == '\n') {
+            ++line;
+            comment = false;
+            at_line_start = true;
+            indent = 0;
+            if (quote == '\'') quote = 0;  // a quoted scalar this long is not a config value anyway
+            continue;
+        }
+        if (at_line_start && c == ' ') {
+            // Block nesting: yaml-cpp recurses once per indented level too.
+            if (++indent > 4 * kMaxNesting)
+                throw ConfigError(path + ":" + std::to_string(line) + ": malformed YAML: indented deeper than a config can be");
+            continue;
+        }
+        at_line_start = false;
+        if (comment) continue;
+        if (quote) {
+            if (c == quote) quote = 0;
+            continue;
+        }
+        if (c == '#') comment = true;
+        else if (c == '"' || c == '\'') quote = c;
+        else if (c == '[' || c == '{') {
+            if (++depth > kMaxNesting)
+                throw ConfigError(path + ":" + std::to_string(line) + ": malformed YAML: nested more than " +
+                                  std::to_string(kMaxNesting) + " levels deep");
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            --depth;
+        }
+    }
+}
+
 LoadedConfig load_config_text(const std::string& text, const std::string& path, const std::vector<std::string>& overrides) {
+    check_yaml_size(text, path);
     std::vector<YAML::Node> docs;
     try {
         docs = YAML::LoadAll(text);
@@ -224,11 +276,15 @@ void validate_config(const Config& cfg, const std::string& source, const KeyOrig
     const TaskConfig& t = cfg.task;
     const TrainConfig& tr = cfg.train;
 
-    const SepRange sep = sep_range(t);
+    // In 64 bits: the sum of these int keys can pass INT_MAX.
+    const int64_t need = int64_t{t.bos ? 1 : 0} + t.min_before_sep + 1 + t.min_after_sep;
+    const SepRange sep = need > t.seq_len ? SepRange{1, 0} : sep_range(t);
     if (sep.first > sep.last)
         fail({"task.seq_len", "task.bos", "task.min_before_sep", "task.min_after_sep"},
-             "no position is left for [SEP] (allowed positions " + std::to_string(sep.first) + ".." +
-                 std::to_string(sep.last) + "); need seq_len >= bos + min_before_sep + 1 + min_after_sep");
+             "no position is left for [SEP]" +
+                 (need > t.seq_len ? std::string()
+                                   : " (allowed positions " + std::to_string(sep.first) + ".." + std::to_string(sep.last) + ")") +
+                 "; need seq_len >= bos + min_before_sep + 1 + min_after_sep = " + std::to_string(need));
     if (t.train_size > 0 && tr.batch_size > t.train_size)
         fail({"train.batch_size", "task.train_size"}, "expected batch_size <= train_size when train_size > 0");
     // A hand-built model may be run for 0 steps: the run file then holds its metrics.

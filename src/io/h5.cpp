@@ -3,8 +3,44 @@
 #include <hdf5_hl.h>
 
 #include <numeric>
+#include <cerrno>
+#include <cstring>
 
 namespace ctr::h5 {
+
+namespace {
+
+// The first errno HDF5's error stack recorded ("..., errno = 28, error message = ...")
+// by its file driver, or 0.
+herr_t find_errno(unsigned, const H5E_error2_t* e, void* data) {
+    int& found = *static_cast<int*>(data);
+    if (found || !e->desc) return 0;
+    const char* at = std::strstr(e->desc, "errno = ");
+    if (at) found = std::atoi(at + 8);
+    return 0;
+}
+
+}  // namespace
+
+IoError failure(const std::string& what) {
+    int err = 0;
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, find_errno, &err);
+    H5Eclear2(H5E_DEFAULT);
+    switch (err) {
+        case 0: return IoError("HDF5: " + what + " failed");
+        case ENOSPC:
+        case EDQUOT:
+            return IoError(what + " failed: the disk is full (" + std::strerror(err) + ")", Cause::kDiskFull);
+        case EFBIG:
+            return IoError(what + " failed: the file-size limit of this process is reached (" + std::strerror(err) +
+                               "; see ulimit -f)",
+                           Cause::kFileSizeLimit);
+        case EACCES:
+        case EPERM:
+            return IoError(what + " failed: permission denied", Cause::kPermission);
+        default: return IoError(what + " failed: " + std::strerror(err));
+    }
+}
 
 void Handle::reset() {
     if (id_ < 0) return;
@@ -29,12 +65,12 @@ void init_library() {
 }
 
 hid_t check(hid_t id, const std::string& what) {
-    if (id < 0) throw IoError("HDF5: " + what + " failed");
+    if (id < 0) throw failure(what);
     return id;
 }
 
 void check(herr_t status, const std::string& what) {
-    if (status < 0) throw IoError("HDF5: " + what + " failed");
+    if (status < 0) throw failure(what);
 }
 
 Handle create_group(hid_t parent, const std::string& name) {
@@ -134,7 +170,7 @@ void append_rows(hid_t ds, hid_t mem_type, const void* rows, hsize_t n) {
     auto fail = [ds](const char* what) {
         char name[512] = "?";
         H5Iget_name(ds, name, sizeof name);
-        return IoError(std::string("HDF5: ") + what + " " + name + " failed");
+        return failure(std::string(what) + " " + name);
     };
     Handle space(H5Dget_space(ds));
     const int rank = space.valid() ? H5Sget_simple_extent_ndims(space.get()) : -1;

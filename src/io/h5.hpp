@@ -1,7 +1,8 @@
 #pragma once
 // A thin layer over the HDF5 C API: owned handles and the few operations the run file
 // needs (extendible datasets that grow along their first axis, string attributes).
-// Every failure throws IoError naming the file and the object.
+// Every failure throws IoError naming the file and the object, and its cause when the
+// operating system gave one (a full disk, the file-size limit).
 #include <hdf5.h>
 
 #include <cstdint>
@@ -11,10 +12,35 @@
 
 namespace ctr::h5 {
 
+// Why a file could not be opened, read or written: the CLIs map it to an exit code
+// (cli/common/exit_codes.hpp) and every cause has its own message.
+enum class Cause {
+    kOther,          // any other failure (an I/O error, a failed HDF5 call)
+    kNotFound,       // no such file
+    kIsDirectory,    // a directory where a file was expected
+    kPermission,     // the operating system refused access
+    kNotHdf5,        // no HDF5 signature (incl. an empty file)
+    kTruncated,      // shorter than HDF5 recorded: cut by a full disk or a copy
+    kDamaged,        // HDF5 signature, but HDF5 cannot open or read it
+    kNotRunFile,     // an HDF5 file, but not a ctr run file
+    kFormatVersion,  // a ctr run file of another format_version
+    kLocked,         // another process is writing it
+    kDiskFull,       // no space left on the device
+    kFileSizeLimit,  // the process's file-size limit (ulimit -f) was reached
+};
+
 class IoError : public std::runtime_error {
 public:
-    using std::runtime_error::runtime_error;
+    explicit IoError(const std::string& what, Cause cause = Cause::kOther) : std::runtime_error(what), cause_(cause) {}
+    Cause cause() const { return cause_; }
+
+private:
+    Cause cause_;
 };
+
+// An IoError for a failed HDF5 call: the cause and the system's words for it when
+// HDF5's error stack recorded an errno (disk full, file-size limit, I/O error).
+IoError failure(const std::string& what);
 
 // Owns one hid_t and closes it with the matching H5*close.
 class Handle {

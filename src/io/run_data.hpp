@@ -43,6 +43,9 @@ struct Checkpoint {
     // The rows of /metrics and /snapshots written when it was taken (filled by the
     // writer; a resume drops the rows after them).
     int64_t metrics_rows = 0, snapshot_rows = 0;
+    // The run's config (YAML) when it was taken, filled by the writer; empty in files
+    // written before ctr recorded it.
+    std::string config_yaml;
 };
 
 // /verdict: the end of a finished run.

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <iterator>
 
+#include "io/file_check.hpp"
 #include "io/run_schema.hpp"
 
 namespace ctr {
@@ -31,18 +32,18 @@ RunFileReader::RunFileReader(std::string path, h5::Handle file) : path_(std::mov
     using namespace schema;
     const hid_t root = file_.get();
     if (!h5::has_attr(root, kConfig) || !h5::exists(root, kMetrics))
-        throw h5::IoError(path_ + " is an HDF5 file but not a ctr run file (no config attribute or /metrics)");
+        throw h5::IoError(path_ + " is an HDF5 file but not a ctr run file (no config attribute or /metrics)",
+                          h5::Cause::kNotRunFile);
     const int64_t version = h5::has_attr(root, kFormatVersionAttr) ? h5::get_attr_int(root, kFormatVersionAttr) : 0;
     if (version != kFormatVersion)
         throw h5::IoError(path_ + ": run file format_version " + std::to_string(version) + ", but this ctr reads format_version " +
                           std::to_string(kFormatVersion) + " only (the file was written by ctr " +
                           (h5::has_attr(root, kGitDescribe) ? h5::get_attr_string(root, kGitDescribe) : std::string("?")) +
-                          "; read it with that version)");
+                          "; read it with that version)",
+                          h5::Cause::kFormatVersion);
 }
 
-void RunFileReader::check_openable(const std::string& path) {
-    if (!std::filesystem::exists(path)) throw h5::IoError("run file " + path + " does not exist");
-}
+void RunFileReader::check_openable(const std::string& path) { check_run_file_path(path, false); }
 
 RunFileReader RunFileReader::open(const std::string& path) {
     h5::quiet_errors();
@@ -51,7 +52,8 @@ RunFileReader RunFileReader::open(const std::string& path) {
     h5::Handle fapl(h5::check(H5Pcreate(H5P_FILE_ACCESS), "file access list"));
     h5::check(H5Pset_file_locking(fapl.get(), false, true), "file locking");
     h5::Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()));
-    if (!file.valid()) throw h5::IoError("cannot open " + path + " as an HDF5 run file");
+    H5Eclear2(H5E_DEFAULT);
+    if (!file.valid()) throw open_failure(path, false);
     return RunFileReader(path, std::move(file));
 }
 
@@ -177,6 +179,7 @@ std::optional<Checkpoint> RunFileReader::checkpoint() const {
     c.fresh_rng = h5::get_attr_string(id, kFreshRng);
     c.metrics_rows = h5::get_attr_int(id, kMetricsRows);
     c.snapshot_rows = h5::get_attr_int(id, kSnapshotRows);
+    if (h5::has_attr(id, kConfig)) c.config_yaml = h5::get_attr_string(id, kConfig);
     return c;
 }
 

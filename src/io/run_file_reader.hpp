@@ -17,8 +17,9 @@ namespace ctr {
 
 class RunFileReader {
 public:
-    // Opens path read-only. Throws h5::IoError naming the file when it does not exist,
-    // is not HDF5, is not a ctr run file, or has a format_version this ctr does not read.
+    // Opens path read-only. Throws h5::IoError naming the file and its cause (h5::Cause)
+    // when it does not exist, cannot be read, is not HDF5, is truncated or damaged, is not
+    // a ctr run file, or has a format_version this ctr does not read (io/file_check.hpp).
     static RunFileReader open(const std::string& path);
 
     RunFileReader(RunFileReader&&) = default;
@@ -28,7 +29,7 @@ public:
 
     RunInfo info() const;                  // the root attributes
     std::string config_yaml() const;       // the run's full config (YAML)
-    std::string status() const;            // "running", "complete" or "interrupted"
+    std::string status() const;            // "running", "complete", "interrupted" or "diverged"
 
     MetricsTable metrics() const;          // /metrics
     std::vector<int64_t> snapshot_steps() const;
@@ -44,7 +45,8 @@ public:
     // The open file, for reading what this class does not cover (raw HDF5).
     hid_t handle() const { return file_.get(); }
 
-    // Throws the reader's error when path does not exist (before HDF5 is asked).
+    // Throws the reader's error when path is missing, unreadable, not HDF5 or truncated
+    // (before HDF5 is asked).
     static void check_openable(const std::string& path);
     // A reader of a file already open in this process (the writer's): shares the handle.
     static RunFileReader of_open_file(hid_t file, const std::string& path);

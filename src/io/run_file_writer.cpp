@@ -223,19 +223,19 @@ void write_skeleton(hid_t root, const RunStart& start) {
 
 }  // namespace
 
-RunFileWriter::RunFileWriter(SeriesFile file) : file_(std::move(file)) {
+RunFileWriter::RunFileWriter(SeriesFile file, std::string path) : file_(std::move(file)), path_(std::move(path)) {
     resid_mid_ = h5::exists(file_.root(), std::string(schema::kSnapshots) + "/" + block_prefix(0) + schema::kResidMid);
 }
 
-RunFileWriter RunFileWriter::create(const std::string& path, const RunStart& start) {
-    RunFileWriter w(SeriesFile::create(path, "run file", [&](SeriesFile& f) { write_skeleton(f.root(), start); }));
+RunFileWriter RunFileWriter::create(const std::string& path, const RunStart& start, bool replace) {
+    RunFileWriter w(
+        SeriesFile::create(path, "run file", [&](SeriesFile& f) { write_skeleton(f.root(), start); }, replace), path);
     w.tensors_ = start.tensors;
     return w;
 }
 
 RunFileWriter RunFileWriter::open(const std::string& path) {
-    RunFileReader::check_openable(path);
-    RunFileWriter w(SeriesFile::open(path, true));
+    RunFileWriter w(SeriesFile::open(path, true), path);
     w.reader();  // refuses what is not a run file of this format
     return w;
 }
@@ -369,6 +369,7 @@ void RunFileWriter::write_checkpoint(const Checkpoint& c) {
         h5::set_attr(g.get(), kFreshRng, c.fresh_rng);
         h5::set_attr(g.get(), kMetricsRows, static_cast<int64_t>(h5::n_rows(root, schema::kMetricsStep)));
         h5::set_attr(g.get(), kSnapshotRows, static_cast<int64_t>(h5::n_rows(root, schema::kSnapshotsStep)));
+        h5::set_attr(g.get(), kConfig, h5::get_attr_string(root, schema::kConfig));
     }
     // Flush before the swap: deleting the old checkpoint frees its space, and the flush
     // writes pending snapshot chunks, which HDF5 may place in freed space. Were both in
@@ -381,6 +382,50 @@ void RunFileWriter::write_checkpoint(const Checkpoint& c) {
     h5::check(H5Lmove(root, staging.c_str(), root, schema::kCheckpoint, H5P_DEFAULT, H5P_DEFAULT),
               "replacing the checkpoint");
     file_.flush();
+    file_.publish();
+}
+
+int RunFileWriter::remove_stale_checkpoints() {
+    const hid_t root = file_.root();
+    haddr_t eoa = 0;
+    h5::check(H5Fget_eoa(root, &eoa), "reading the extent of " + path_);
+    std::vector<std::string> stale;
+    H5G_info_t info;
+    h5::check(H5Gget_info(root, &info), "listing /");
+    for (hsize_t i = 0; i < info.nlinks; ++i) {
+        char name[1024];
+        if (H5Lget_name_by_idx(root, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT) < 0) continue;
+        if (std::string(name).rfind(schema::kCheckpointStaging, 0) == 0) stale.push_back(name);
+    }
+    int removed = 0;
+    for (const std::string& name : stale) {
+        bool inside = true;
+        {
+            h5::Handle g(H5Gopen2(root, name.c_str(), H5P_DEFAULT));
+            H5G_info_t gi;
+            if (!g.valid() || H5Gget_info(g.get(), &gi) < 0) continue;
+            for (hsize_t i = 0; i < gi.nlinks && inside; ++i) {
+                char ds_name[1024];
+                if (H5Lget_name_by_idx(g.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, ds_name, sizeof ds_name, H5P_DEFAULT) < 0) {
+                    inside = false;
+                    break;
+                }
+                h5::Handle ds(H5Dopen2(g.get(), ds_name, H5P_DEFAULT));
+                if (!ds.valid()) {
+                    inside = false;
+                    break;
+                }
+                const haddr_t at = H5Dget_offset(ds.get());
+                const hsize_t size = H5Dget_storage_size(ds.get());
+                // Unallocated data (HADDR_UNDEF with size 0) takes no space.
+                if (size > 0 && (at == HADDR_UNDEF || at + size > eoa)) inside = false;
+            }
+        }
+        H5Eclear2(H5E_DEFAULT);
+        if (inside && H5Ldelete(root, name.c_str(), H5P_DEFAULT) >= 0) ++removed;
+    }
+    H5Eclear2(H5E_DEFAULT);
+    return removed;
 }
 
 void RunFileWriter::drop_rows_after_checkpoint() {

@@ -42,15 +42,19 @@ struct RunStart {
 
 class RunFileWriter {
 public:
-    // Creates path (which must not exist) for a new run.
-    static RunFileWriter create(const std::string& path, const RunStart& start);
-    // Opens a run file to continue it (its format version must be this ctr's).
+    // Creates the run file of a new run at path. It is written under a staged name
+    // (SeriesFile::create) and takes path only with its first checkpoint, replacing what
+    // is there (replace; else path must not exist): an old run survives a new one that
+    // fails before it can be resumed.
+    static RunFileWriter create(const std::string& path, const RunStart& start, bool replace = false);
+    // Opens a run file to continue it (its format version must be this ctr's). The caller
+    // holds its RunLock (io/run_lock.hpp).
     static RunFileWriter open(const std::string& path);
 
     RunFileWriter(RunFileWriter&&) = default;
     RunFileWriter& operator=(RunFileWriter&&) = default;
 
-    const std::string& path() const { return file_.path(); }
+    const std::string& path() const { return path_; }
     // A reader of this file as written so far (queued rows are written first).
     RunFileReader reader();
 
@@ -70,21 +74,27 @@ public:
     // Replaces any earlier verdict.
     void write_verdict(const RunVerdict& v);
     // Writes c as the checkpoint, recording the metrics and snapshot rows written so far
-    // (c's own row counts are ignored), and flushes.
+    // (c's own row counts are ignored) and the config it belongs to, and flushes. The
+    // first checkpoint of a new file moves it from its staged name to its path.
     void write_checkpoint(const Checkpoint& c);
     // Cuts /metrics and /snapshots to the rows the checkpoint recorded: rows written
     // after it (before a crash, or off-schedule rows at the end of a finished run) are
     // written again by the resumed run.
     void drop_rows_after_checkpoint();
+    // Deletes half-written checkpoints (/checkpoint.new[.N]) a killed writer left, when
+    // all their data lie inside the file's recorded extent (else their space may overlap
+    // live data, and they stay). Returns how many it deleted.
+    int remove_stale_checkpoints();
 
     void flush() { file_.flush(); }
     // After a failed write: see SeriesFile::salvage_after_failure.
     void salvage_after_failure() noexcept { file_.salvage_after_failure(); }
 
 private:
-    explicit RunFileWriter(SeriesFile file);
+    explicit RunFileWriter(SeriesFile file, std::string path);
     SeriesFile file_;
     std::vector<TensorSpec> tensors_;  // the parameter views, for the checkpoint's named tensors
+    std::string path_;  // the run file's path (the file itself is staged until its first checkpoint)
     bool resid_mid_ = false;  // blocks have an MLP, so snapshots keep hook_resid_mid
 };
 

@@ -39,6 +39,7 @@ inline constexpr const char* kBoostVersion = "boost_version";
 inline constexpr const char* kRunning = "running";
 inline constexpr const char* kComplete = "complete";
 inline constexpr const char* kInterrupted = "interrupted";
+inline constexpr const char* kDiverged = "diverged";
 
 // /probe: the probe batch; /eval: the evaluation set (same datasets).
 inline constexpr const char* kProbe = "probe";
@@ -140,6 +141,7 @@ inline constexpr const char* kShuffleRng = "shuffle_rng";
 inline constexpr const char* kFreshRng = "fresh_rng";
 inline constexpr const char* kMetricsRows = "metrics_rows";
 inline constexpr const char* kSnapshotRows = "snapshot_rows";
+inline constexpr const char* kConfig = "config";   // the root config when it was taken (absent in older files)
 }  // namespace checkpoint
 
 }  // namespace ctr::schema

@@ -1,47 +1,60 @@
 #include "io/series_file.hpp"
 
+#include "io/file_check.hpp"
+
 #include <algorithm>
 #include <filesystem>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 namespace ctr {
 
 SeriesFile SeriesFile::create(const std::string& path, const std::string& what,
-                              const std::function<void(SeriesFile&)>& build) {
+                              const std::function<void(SeriesFile&)>& build, bool replace) {
     h5::quiet_errors();
-    if (std::filesystem::exists(path)) throw h5::IoError("cannot create " + what + " " + path + ": it exists");
-    const std::string tmp_path = path + ".creating";
+    if (!replace && std::filesystem::exists(path)) throw h5::IoError("cannot create " + what + " " + path + ": it exists");
+    const std::string tmp_path = staged_path(path);
     h5::Handle file(H5Fcreate(tmp_path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
-    if (!file.valid()) throw h5::IoError("cannot create " + what + " " + path);
-    SeriesFile out(path, std::move(file));
-    struct RemoveOnError {  // the half-made file goes when creating it throws
-        const std::string& path;
-        bool keep = false;
-        ~RemoveOnError() {
-            std::error_code ec;
-            if (!keep) std::filesystem::remove(path, ec);
-        }
-    } remove_on_error{tmp_path};
-    // The path the flush measures while the skeleton is written is the temporary one.
-    out.path_ = tmp_path;
+    if (!file.valid()) {
+        const h5::IoError e = h5::failure("creating " + what + " " + tmp_path);
+        throw h5::IoError("cannot create " + what + " " + path + ": " + e.what(), e.cause());
+    }
+    SeriesFile out(tmp_path, std::move(file));
+    out.final_path_ = path;  // the destructor removes the staged file if build() throws
     build(out);
     out.flush();
-    out.path_ = path;
     out.last_flush_growth_ = 0;  // the skeleton is written once; rows grow the file by less
-    std::error_code ec;
-    std::filesystem::rename(tmp_path, path, ec);
-    if (ec) throw h5::IoError("cannot create " + what + " " + path + ": " + ec.message());
-    remove_on_error.keep = true;
     return out;
+}
+
+SeriesFile::~SeriesFile() {
+    if (published() || !file_.valid()) return;
+    series_.clear();
+    pending_.clear();
+    file_.reset();
+    std::error_code ec;
+    std::filesystem::remove(path_, ec);
+}
+
+void SeriesFile::publish() {
+    if (published()) return;
+    flush();
+    std::error_code ec;
+    std::filesystem::rename(path_, final_path_, ec);
+    if (ec) throw h5::IoError("cannot move " + path_ + " to " + final_path_ + ": " + ec.message());
+    path_ = final_path_;
+    final_path_.clear();
 }
 
 SeriesFile SeriesFile::open(const std::string& path, bool writable) {
     h5::quiet_errors();
+    check_run_file_path(path, writable);
     h5::Handle fapl(h5::check(H5Pcreate(H5P_FILE_ACCESS), "file access list"));
     if (!writable) h5::check(H5Pset_file_locking(fapl.get(), false, true), "file locking");
     h5::Handle file(H5Fopen(path.c_str(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl.get()));
-    if (!file.valid()) throw h5::IoError("cannot open " + path + " as an HDF5 run file");
+    H5Eclear2(H5E_DEFAULT);
+    if (!file.valid()) throw open_failure(path, writable);
     return SeriesFile(path, std::move(file));
 }
 
@@ -108,8 +121,19 @@ void SeriesFile::ensure_space() const {
     const uintmax_t needed = queued + last_flush_growth_ + kFlushMargin;
     if (!ec && space.available < needed)
         throw h5::IoError("the disk of " + path_ + " is almost full (" + std::to_string(space.available / 1024) +
-                          " KiB free, the next write needs about " + std::to_string(needed / 1024) +
-                          " KiB); stopped before writing, so the file keeps its last flush");
+                              " KiB free, the next write needs about " + std::to_string(needed / 1024) +
+                              " KiB); stopped before writing, so the file keeps its last flush",
+                          h5::Cause::kDiskFull);
+    // The same for the process's file-size limit: a write past it fails (EFBIG) half way.
+    struct rlimit limit {};
+    const uintmax_t size = fs::file_size(path_, ec);
+    if (!ec && ::getrlimit(RLIMIT_FSIZE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY &&
+        size + needed > static_cast<uintmax_t>(limit.rlim_cur))
+        throw h5::IoError("the file-size limit of this process (ulimit -f: " + std::to_string(limit.rlim_cur / 1024) +
+                              " KiB) is almost reached by " + path_ + " (" + std::to_string(size / 1024) +
+                              " KiB, the next write needs about " + std::to_string(needed / 1024) +
+                              " KiB); stopped before writing, so the file keeps its last flush",
+                          h5::Cause::kFileSizeLimit);
 }
 
 void SeriesFile::flush() {

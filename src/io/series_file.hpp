@@ -21,20 +21,31 @@ namespace ctr {
 
 class SeriesFile {
 public:
-    // Creates path (which must not exist): build() writes the skeleton into a file named
-    // path + ".creating", which is flushed and renamed to path only when build() returns,
-    // so a process killed meanwhile leaves no file at path that HDF5 cannot open. `what`
-    // names the file in errors ("run file").
+    // Creates a file for path, under the name path + ".creating" (staged_path()), where
+    // build() writes the skeleton. It is renamed to path only by publish(), which its owner
+    // calls once the file can stand on its own (the run file: at its first checkpoint), so
+    // a process killed or failing before that leaves no half-made file at path and an old
+    // file at path (replace) intact. `what` names the file in errors ("run file").
+    // Unless replace, path must not exist. A stale staged file is overwritten.
     static SeriesFile create(const std::string& path, const std::string& what,
-                             const std::function<void(SeriesFile&)>& build);
-    // Opens an existing file; read-only opens take no file lock, so they can watch a
-    // file being written (they see its writer's last flush).
+                             const std::function<void(SeriesFile&)>& build, bool replace = false);
+    // Opens an existing file (after check_run_file_path: every reason it cannot be opened
+    // has its own message); read-only opens take no file lock, so they can watch a file
+    // being written (they see its writer's last flush).
     static SeriesFile open(const std::string& path, bool writable);
+    static std::string staged_path(const std::string& path) { return path + ".creating"; }
 
     SeriesFile(SeriesFile&&) = default;
     SeriesFile& operator=(SeriesFile&&) = default;
+    // A created file that was never published is closed and removed.
+    ~SeriesFile();
 
+    // Where the file is now: the staged name until publish(), then its path.
     const std::string& path() const { return path_; }
+    bool published() const { return final_path_.empty(); }
+    // Flushes, then renames the staged file to its path, replacing what is there (one
+    // atomic rename: the old file stays whole until the new one takes its place).
+    void publish();
     hid_t root() const { return file_.get(); }
 
     // Queues one row of the series at `series` (a dataset made by h5::create_series);
@@ -71,6 +82,7 @@ private:
     };
 
     std::string path_;
+    std::string final_path_;  // while staged: the path publish() renames to
     h5::Handle file_;  // declared first, so closed after the datasets
     std::map<std::string, h5::Handle> series_;
     std::map<std::string, Pending> pending_;   // rows queued since the last flush, by series

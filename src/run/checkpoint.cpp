@@ -16,14 +16,15 @@ std::string rng_text(const Rng& rng) {
 void rng_from_text(Rng& rng, const std::string& text, const std::string& source) {
     std::istringstream is(text);
     is >> rng;
-    if (!is) throw h5::IoError(source + ": checkpoint: random-number state is unreadable");
+    if (!is) throw h5::IoError(source + " is damaged: its checkpoint's random-number state is unreadable", h5::Cause::kDamaged);
 }
 
 template <class T>
 void copy_checked(std::vector<T>& to, const std::vector<T>& from, const std::string& what, const std::string& source) {
     if (from.size() != to.size())
-        throw h5::IoError(source + ": checkpoint " + what + " has " + std::to_string(from.size()) + " values, the config's model " +
-                          std::to_string(to.size()));
+        throw h5::IoError(source + " is damaged: its checkpoint's " + what + " has " + std::to_string(from.size()) +
+                              " values, the config's model " + std::to_string(to.size()),
+                          h5::Cause::kDamaged);
     to = from;
 }
 

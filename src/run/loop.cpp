@@ -1,6 +1,8 @@
 #include "run/loop.hpp"
 
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <limits>
 #include <optional>
 
@@ -38,6 +40,17 @@ MechanismMetrics measure(Trainer& trainer) {
                              trainer.config().analysis);
 }
 
+// The verdict of a run that diverged: a failure, saying where and what.
+Verdict diverged_verdict(const Divergence& d, double rel_error) {
+    Verdict v;
+    v.rel_error = rel_error;
+    char value[32];
+    std::snprintf(value, sizeof value, "%g", d.value);
+    v.summary = d.step >= 0 ? "diverged: " + d.quantity + " " + value + " at step " + std::to_string(d.step)
+                            : std::string("diverged: the evaluation error is not finite (the run diverged before this invocation)");
+    return v;
+}
+
 }  // namespace
 
 LoopResult run_training(Trainer& trainer, RunFileWriter& file, const LoopHooks& hooks) {
@@ -63,15 +76,17 @@ LoopResult run_training(Trainer& trainer, RunFileWriter& file, const LoopHooks& 
         report.eval_rel_error = row.eval_rel_error;
     };
 
-    if (s.step == 0) {  // a new run: the state before any update
+    // A new run (a resume from the step-0 checkpoint has its rows already).
+    if (s.step == 0 && !file.reader().checkpoint_step()) {  // the state before any update, and a checkpoint of it
         const MetricsRow row = close_metrics_row(trainer);
         publish_row(row);
         file.append_metrics(row);
         if (is_snapshot_step(cfg.log, 0)) write_snapshot();
-        file.flush();
+        file.write_checkpoint(checkpoint_of(s));  // flushes; a new file takes its path now
     }
 
     LoopEnd end = LoopEnd::kFinished;
+    Divergence divergence;
     while (!trainer.done()) {
         if (hooks.should_stop && hooks.should_stop()) {
             end = LoopEnd::kInterrupted;
@@ -81,6 +96,20 @@ LoopResult run_training(Trainer& trainer, RunFileWriter& file, const LoopHooks& 
         s.row_loss_sum += st.loss;
         s.row_grad_norm_sum += st.grad_norm;
         s.row_steps += 1;
+        if (divergence.step < 0 && (!std::isfinite(st.loss) || !std::isfinite(st.grad_norm))) {
+            const bool loss = !std::isfinite(st.loss);
+            divergence = {s.step, loss ? "training loss" : "gradient norm", loss ? st.loss : st.grad_norm};
+            if (cfg.train.stop_on_divergence) {
+                // Keep the row of the step that diverged; its parameters are not checkpointed.
+                const MetricsRow row = close_metrics_row(trainer);
+                publish_row(row);
+                file.append_metrics(row);
+                report.step = s.step;
+                report.steps_done += 1;
+                end = LoopEnd::kDiverged;
+                break;
+            }
+        }
         const bool metrics_due = s.step % cfg.train.eval_every == 0;
         if (metrics_due) {
             const MetricsRow row = close_metrics_row(trainer);
@@ -99,7 +128,16 @@ LoopResult run_training(Trainer& trainer, RunFileWriter& file, const LoopHooks& 
         if (hooks.progress) hooks.progress(report);
     }
 
-    LoopResult result{end, {}, {}, {}, {}};
+    LoopResult result{end, divergence, {}, {}, {}, {}};
+    if (end == LoopEnd::kDiverged) {
+        result.final_eval = {report.eval_loss, report.eval_rel_error};
+        result.verdict = diverged_verdict(divergence, result.final_eval.rel_error);
+        result.emergence = emergence(history, cfg.analysis);
+        file.write_verdict({result.verdict, result.emergence, result.causal});
+        file.set_status(schema::kDiverged);
+        file.flush();
+        return result;
+    }
     file.write_checkpoint(checkpoint_of(s));
     if (end == LoopEnd::kFinished) {
         // The last step's rows, where the schedules did not already write them. They
@@ -112,6 +150,16 @@ LoopResult run_training(Trainer& trainer, RunFileWriter& file, const LoopHooks& 
         result.verdict = judge(m, result.final_eval.rel_error, cfg.analysis);
         result.emergence = emergence(history, cfg.analysis);
         result.causal = causal_tests(cfg, s.params.data(), trainer.probe_batch(), m);
+        if (divergence.step >= 0 || !std::isfinite(result.final_eval.rel_error)) {
+            // train.stop_on_divergence is false: trained on, and the verdict says why it failed.
+            const Verdict judged = result.verdict;
+            result.verdict = diverged_verdict(divergence, result.final_eval.rel_error);
+            result.verdict.summary += "; trained on to the end (train.stop_on_divergence false)";
+            result.verdict.catch_layer = judged.catch_layer;
+            result.verdict.catch_head = judged.catch_head;
+            result.verdict.release_layer = judged.release_layer;
+            result.verdict.release_head = judged.release_head;
+        }
         file.write_verdict({result.verdict, result.emergence, result.causal});
     }
     file.set_status(end == LoopEnd::kFinished ? schema::kComplete : schema::kInterrupted);

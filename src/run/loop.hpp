@@ -5,6 +5,7 @@
 // run with run/start.hpp, which calls this; tests drive it directly.
 #include <cstdint>
 #include <functional>
+#include <string>
 
 #include "analysis/causal.hpp"
 #include "analysis/verdict.hpp"
@@ -24,10 +25,18 @@ struct LoopReport {
     double catch_score, release;  // headline mechanism metrics at the last snapshot (NaN before one)
 };
 
-enum class LoopEnd { kFinished, kInterrupted };
+enum class LoopEnd { kFinished, kInterrupted, kDiverged };
+
+// The first step whose training loss or gradient norm was not finite.
+struct Divergence {
+    int64_t step = -1;        // -1: none
+    std::string quantity;     // "training loss" or "gradient norm"
+    double value = 0;         // nan, inf or -inf
+};
 
 struct LoopResult {
     LoopEnd end;
+    Divergence divergence;    // of this invocation's steps
     // For a finished run: the evaluation and verdict of the final parameters, when the mechanism's
     // milestones were first reached for good, and the causal tests.
     EvalStats final_eval;
@@ -42,10 +51,14 @@ struct LoopHooks {
 };
 
 // Trains until the trainer is done or should_stop says so, writing metrics rows,
-// snapshots and checkpoints as the config asks, and on the way out a final checkpoint
-// (and, on a finished run, the rows of the last step, the verdict and status
-// "complete"; else status "interrupted"). The trainer's state must be the file's: a
-// new run's step 0, or the checkpoint a resume restored.
+// snapshots and checkpoints as the config asks: a new run's first checkpoint is its
+// step 0, so it can be resumed from the start. On the way out a final checkpoint (and,
+// on a finished run, the rows of the last step, the verdict and status "complete"; else
+// status "interrupted"). A step with a non-finite training loss or gradient norm stops
+// the run there (train.stop_on_divergence): its metrics row is written, the last
+// checkpoint stays the one before it, the verdict says the run diverged and the status
+// is "diverged". The trainer's state must be the file's: a new run's step 0, or the
+// checkpoint a resume restored.
 LoopResult run_training(Trainer& trainer, RunFileWriter& file, const LoopHooks& hooks);
 
 }  // namespace ctr

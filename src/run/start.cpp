@@ -1,75 +1,244 @@
 #include "run/start.hpp"
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
+#include <limits>
 
 #include "config/load.hpp"
+#include "io/file_check.hpp"
 #include "io/run_schema.hpp"
 #include "run/checkpoint.hpp"
 
 namespace fs = std::filesystem;
 
 namespace ctr {
+namespace {
+
+// The directories start_run creates for --out, removed again (when still empty) if the
+// run does not start: a refused command leaves nothing behind.
+class CreatedDirs {
+public:
+    CreatedDirs(const fs::path& dir, const std::string& out) {
+        if (dir.empty()) return;
+        for (fs::path p = fs::absolute(dir); !p.empty() && !fs::exists(p); p = p.parent_path()) {
+            made_.push_back(p);
+            if (p == p.parent_path()) break;
+        }
+        std::error_code ec;
+        fs::create_directories(dir, ec);
+        if (ec) {
+            undo();
+            throw h5::IoError("--out " + out + ": cannot create directory " + dir.string() + ": " + ec.message());
+        }
+    }
+    ~CreatedDirs() { undo(); }
+    void keep() { made_.clear(); }
+
+private:
+    void undo() noexcept {
+        std::error_code ec;
+        for (const fs::path& p : made_) fs::remove(p, ec);  // deepest first; only if empty
+        made_.clear();
+    }
+    std::vector<fs::path> made_;  // deepest first
+};
+
+// --overwrite replaces a ctr run file (also one too damaged to open, or of another
+// format version), never anything else: a config, a notebook, another program's HDF5.
+void check_replaceable(const std::string& out) {
+    try {
+        RunFileReader::open(out);
+    } catch (const h5::IoError& e) {
+        switch (e.cause()) {
+            case h5::Cause::kTruncated:
+            case h5::Cause::kDamaged:
+            case h5::Cause::kFormatVersion: return;
+            case h5::Cause::kNotHdf5:
+            case h5::Cause::kNotRunFile:
+                throw RunSetupError("--overwrite: refusing to replace " + out + ": " + e.what() +
+                                    ". --overwrite replaces only ctr run files; choose another --out");
+            default: throw;
+        }
+    }
+}
+
+// An output path problem raised by a lower layer, as an --out error. A full disk or the
+// file-size limit keep their cause; the rest is a failure to write the output.
+[[noreturn]] void rethrow_for_out(const std::string& out, const h5::IoError& e) {
+    const std::string what = e.what();
+    const std::string msg = what.rfind("--out", 0) == 0 ? what : "--out " + out + ": " + what;
+    const h5::Cause c = e.cause();
+    throw h5::IoError(msg, c == h5::Cause::kDiskFull || c == h5::Cause::kFileSizeLimit || c == h5::Cause::kLocked
+                               ? c
+                               : h5::Cause::kOther);
+}
+
+const char* const kLengthKeys[] = {"train.epochs", "train.steps"};
+
+bool is_length_key(const std::string& key) {
+    for (const char* k : kLengthKeys)
+        if (key == k) return true;
+    return false;
+}
+
+// Reading a run file that opened fine but fails half way: damaged.
+template <class F>
+auto read_or_damaged(const std::string& path, F&& f) -> decltype(f()) {
+    try {
+        return f();
+    } catch (const h5::IoError& e) {
+        if (e.cause() != h5::Cause::kOther) throw;
+        throw h5::IoError(path + " is damaged: " + e.what() + " (ctr cannot continue it; start it again with --overwrite)",
+                          h5::Cause::kDamaged);
+    }
+}
+
+}  // namespace
 
 Run start_run(const NewRun& request) {
     const std::string& out = request.out;
+    if (out.empty()) throw RunSetupError("--out: expected the run file's path, got an empty one");
     const std::string config_yaml = config_to_yaml(request.config);
     if (fs::is_directory(out))
         throw RunSetupError("--out " + out + ": is a directory; give the run file's path, e.g. --out " +
                             (fs::path(out) / "run.h5").string());
-    if (fs::exists(out)) {
+    // Under the lock: a run being written is refused as such, not as an existing file.
+    auto refuse_existing = [&] {
+        if (!fs::exists(out)) return;
         if (!request.overwrite)
             throw RunSetupError("--out " + out + ": the run file exists; pass --overwrite to replace it, or --resume " +
                                 out + " to continue it");
-        fs::remove(out);
+        check_replaceable(out);
+    };
+    check_resources(request.config, request.limits, "--out " + out);
+
+    CreatedDirs dirs(fs::path(out).parent_path(), out);
+    RunLock lock;
+    try {
+        lock = RunLock::acquire(out);
+    } catch (const h5::IoError& e) {
+        rethrow_for_out(out, e);
     }
-    const fs::path parent = fs::path(out).parent_path();
-    std::error_code ec;
-    if (!parent.empty()) fs::create_directories(parent, ec);
-    if (ec) throw h5::IoError("--out " + out + ": cannot create directory " + parent.string() + ": " + ec.message());
+    refuse_existing();
 
     auto trainer = std::make_unique<Trainer>(request.config);
     std::unique_ptr<RunFileWriter> file;
     try {
         file = std::make_unique<RunFileWriter>(RunFileWriter::create(
             out, {request.config, config_yaml, trainer->probe_batch(), trainer->eval_batch(), trainer->baseline_mse(),
-                  trainer->layout().tensors(), make_provenance(request.invocation, request.config)}));
-    } catch (const h5::IoError&) {
-        throw h5::IoError("--out " + out + ": cannot create the run file (is the directory writable?)");
+                  trainer->layout().tensors(), make_provenance(request.invocation, request.config)},
+            request.overwrite));
+    } catch (const h5::IoError& e) {
+        rethrow_for_out(out, e);
     }
-    return Run(std::move(trainer), std::move(file));
+    dirs.keep();
+    return Run(std::move(lock), out, std::move(trainer), std::move(file));
 }
 
-Run resume_run(const std::string& path, const std::vector<std::string>& lengthen, const Invocation& inv) {
+Run resume_run(const std::string& path, const std::vector<std::string>& lengthen, const Invocation& inv,
+               const ResourceLimits& limits) {
+    if (path.empty()) throw RunSetupError("--resume: expected a run file, got an empty path");
     for (const std::string& ov : lengthen) {
         const std::string key = ov.substr(0, ov.find('='));
-        if (key != "train.epochs" && key != "train.steps")
+        if (!is_length_key(key))
             throw RunSetupError("--set " + ov + ": a resumed run can only be lengthened (train.epochs or train.steps); "
                                 "other keys would make it a different run");
     }
-    auto file = std::make_unique<RunFileWriter>(RunFileWriter::open(path));
-    const RunFileReader reader = file->reader();
-    const std::string stored_yaml = reader.config_yaml();
-    const Config cfg = load_config_text(stored_yaml, path + ":/config", lengthen).config;
-    const int64_t planned = planned_steps(load_config_text(stored_yaml, path + ":/config").config);
-    if (planned_steps(cfg) < planned)
-        throw RunSetupError("--resume " + path + ": the run is planned for " + std::to_string(planned) +
-                            " steps and the --set flags give " + std::to_string(planned_steps(cfg)) +
-                            "; a resumed run can only be lengthened");
-    const std::optional<Checkpoint> checkpoint = reader.checkpoint();
-    if (!checkpoint) throw RunSetupError("--resume " + path + ": the run file has no checkpoint yet");
+    check_run_file_path(path, false);
+    RunLock lock = RunLock::acquire(path);
+
+    Config cfg;
+    std::optional<Checkpoint> checkpoint;
+    RunResult stored;
+    bool nothing_to_do = false;
+    {
+        const RunFileReader reader = RunFileReader::open(path);
+        read_or_damaged(path, [&] {
+            const RunInfo info = reader.info();
+            const Config recorded = load_config_text(info.config_yaml, path + ":/config").config;
+            cfg = load_config_text(info.config_yaml, path + ":/config", lengthen).config;
+            const int64_t planned = planned_steps(recorded);
+            if (planned_steps(cfg) < planned)
+                throw RunSetupError("--resume " + path + ": the run is planned for " + std::to_string(planned) +
+                                    " steps and the --set flags give " + std::to_string(planned_steps(cfg)) +
+                                    "; a resumed run can only be lengthened");
+            if (info.seed != recorded.seed)
+                throw h5::IoError(path + " is damaged: its seed attribute (" + std::to_string(info.seed) +
+                                      ") is not its config's seed (" + std::to_string(recorded.seed) + ")",
+                                  h5::Cause::kDamaged);
+            if (info.status == schema::kDiverged)
+                throw RunSetupError("--resume " + path + ": the run diverged (its verdict: " +
+                                    (reader.verdict() ? reader.verdict()->verdict.summary : std::string("?")) +
+                                    "); resumed, it would take the same steps and diverge again. Start a new run "
+                                    "with other settings (e.g. a lower train.lr, or train.grad_clip)");
+            checkpoint = reader.checkpoint();
+            if (!checkpoint) throw RunSetupError("--resume " + path + ": the run file has no checkpoint to continue from");
+            if (!checkpoint->config_yaml.empty()) {
+                const Config at_checkpoint = load_config_text(checkpoint->config_yaml, path + ":/checkpoint/config").config;
+                std::vector<std::string> differ;
+                for (const std::string& k : config_diff(at_checkpoint, recorded))
+                    if (!is_length_key(k)) differ.push_back(k);
+                if (!differ.empty()) {
+                    std::string keys;
+                    for (const std::string& k : differ) keys += (keys.empty() ? "" : ", ") + k;
+                    throw h5::IoError(path + " is damaged: its checkpoint belongs to another run (" + keys +
+                                          " differ from the file's config); ctr cannot continue it",
+                                      h5::Cause::kDamaged);
+                }
+            }
+            const int64_t metric_rows = static_cast<int64_t>(reader.metrics().rows());
+            if (checkpoint->step < 0 || checkpoint->step > planned || checkpoint->metrics_rows > metric_rows)
+                throw h5::IoError(path + " is damaged: its checkpoint (step " + std::to_string(checkpoint->step) + ", " +
+                                      std::to_string(checkpoint->metrics_rows) + " metrics rows) does not fit the run (" +
+                                      std::to_string(planned) + " steps, " + std::to_string(metric_rows) + " rows)",
+                                  h5::Cause::kDamaged);
+            // A complete run asked for no more steps: report it as it is and write nothing,
+            // so a repeated resume neither changes nor grows the file.
+            if (info.status == schema::kComplete && planned_steps(cfg) == checkpoint->step) {
+                if (const std::optional<RunVerdict> v = reader.verdict()) {
+                    nothing_to_do = true;
+                    stored.end = LoopEnd::kFinished;
+                    stored.verdict = v->verdict;
+                    stored.emergence = v->emergence;
+                    stored.causal = v->causal;
+                    const MetricsTable m = reader.metrics();
+                    const double nan = std::numeric_limits<double>::quiet_NaN();
+                    stored.final_eval = m.rows() ? EvalStats{m.eval_loss.back(), m.eval_rel_error.back()} : EvalStats{nan, nan};
+                    stored.first_step = stored.last_step = checkpoint->step;
+                    stored.nothing_to_do = true;
+                }
+            }
+            return 0;
+        });
+    }
+    if (!nothing_to_do) {
+        check_resources(cfg, limits, "--resume " + path);
+        check_run_file_path(path, true);
+    }
 
     auto trainer = std::make_unique<Trainer>(cfg);
     restore(trainer->state(), *checkpoint, path);
-    file->drop_rows_after_checkpoint();
-    file->set_tensors(trainer->layout().tensors());
-    file->begin_session(make_provenance(inv, cfg));
-    file->set_status(schema::kRunning);
-    file->set_config_yaml(config_to_yaml(cfg));  // a lengthened run records its new length
-    return Run(std::move(trainer), std::move(file));
+    if (nothing_to_do) {
+        Run run(std::move(lock), path, std::move(trainer), nullptr);
+        run.stored_ = stored;
+        return run;
+    }
+    auto file = std::make_unique<RunFileWriter>(RunFileWriter::open(path));
+    read_or_damaged(path, [&] {
+        file->remove_stale_checkpoints();
+        file->drop_rows_after_checkpoint();
+        file->set_tensors(trainer->layout().tensors());
+        file->begin_session(make_provenance(inv, cfg));
+        file->set_status(schema::kRunning);
+        file->set_config_yaml(config_to_yaml(cfg));  // a lengthened run records its new length
+        return 0;
+    });
+    return Run(std::move(lock), path, std::move(trainer), std::move(file));
 }
 
 RunResult Run::train(const LoopHooks& hooks) {
+    if (!file_) return stored_;
     RunResult r;
     r.first_step = trainer_->state().step;
     const auto t0 = std::chrono::steady_clock::now();

@@ -11,12 +11,24 @@
 //   again.train(hooks);                 // continues from the last checkpoint
 //
 // A run's numbers depend only on its Config (seed included): the same request gives a
-// bit-identical run file whatever the tool, thread count or order of runs. Errors:
-// RunSetupError when the request itself is refused (output exists, is a directory, a
-// resume that would change or shorten the run; ctr-train exits 2), ConfigError from a
-// bad override, h5::IoError for files that cannot be created, read or written (exit 1).
-// When train() throws (a full disk), call salvage_after_failure() and leave the process
-// without closing the file (std::_Exit): closing would retry the failed writes.
+// bit-identical run file whatever the tool, thread count or order of runs.
+//
+// Safety (docs/reliability.md): a Run holds the run file's lock (io/run_lock.hpp) from
+// before it looks at the file until it is destroyed, so a second writer, resume or
+// overwrite of the same file is refused, whatever HDF5_USE_FILE_LOCKING says. A new run
+// is written under RUN.h5.creating and takes its path with its first checkpoint (step 0),
+// so --overwrite keeps the old run until the new one can be resumed, and replaces only
+// a ctr run file. Before anything is allocated or written, the run's memory and file
+// size are estimated and refused above the limits (run/resources.hpp). A refused
+// request changes nothing on disk.
+//
+// Errors: RunSetupError when the request itself is refused (output exists or is not a
+// run file, a resume that would change or shorten the run, a diverged run, resources
+// above the limits; ctr-train exits 2), ConfigError from a bad override, h5::IoError
+// for files that cannot be locked, created, read or written, with its h5::Cause (the
+// exit code table: cli/common/exit_codes.hpp). When train() throws (a full disk), call
+// salvage_after_failure() and leave the process without closing the file (std::_Exit):
+// closing would retry the failed writes.
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
@@ -25,8 +37,10 @@
 
 #include "config/config.hpp"
 #include "io/run_file_writer.hpp"
+#include "io/run_lock.hpp"
 #include "run/loop.hpp"
 #include "run/provenance.hpp"
+#include "run/resources.hpp"
 #include "training/trainer.hpp"
 
 namespace ctr {
@@ -42,36 +56,45 @@ struct NewRun {
     std::string out;          // the run file to write; missing directories are created
     bool overwrite = false;   // replace an existing run file at out (else RunSetupError)
     Invocation invocation;    // recorded in the file (command line, config file, overrides)
+    ResourceLimits limits;    // refuse runs estimated above these
 };
 
 struct RunResult : LoopResult {
     int64_t first_step = 0;   // the step this invocation started from (0 for a new run)
     int64_t last_step = 0;    // the step it stopped at
     double seconds = 0;       // wall time of its training loop
+    bool nothing_to_do = false;  // a resume of a complete run that did not lengthen it: nothing was written
 };
 
 // A run whose trainer and run file are ready: what start_run and resume_run return.
 class Run {
 public:
     const Config& config() const { return trainer_->config(); }
-    const std::string& path() const { return file_->path(); }
+    const std::string& path() const { return path_; }
     const Trainer& trainer() const { return *trainer_; }
 
     // Trains to the end, or until hooks.should_stop() says so (status "interrupted";
-    // resume_run continues it). A finished run's file gets its verdict and status
-    // "complete". See run/loop.hpp for what is written when.
+    // resume_run continues it), or until a non-finite loss or gradient (status
+    // "diverged", unless train.stop_on_divergence is false). A finished run's file gets
+    // its verdict and status "complete". See run/loop.hpp for what is written when.
     RunResult train(const LoopHooks& hooks = {});
 
     // After train() threw: keeps what was flushed readable (SeriesFile::salvage_after_failure).
-    void salvage_after_failure() noexcept { file_->salvage_after_failure(); }
+    void salvage_after_failure() noexcept {
+        if (file_) file_->salvage_after_failure();
+    }
 
 private:
     friend Run start_run(const NewRun& request);
-    friend Run resume_run(const std::string& path, const std::vector<std::string>& lengthen, const Invocation& inv);
-    Run(std::unique_ptr<Trainer> trainer, std::unique_ptr<RunFileWriter> file)
-        : trainer_(std::move(trainer)), file_(std::move(file)) {}
+    friend Run resume_run(const std::string& path, const std::vector<std::string>& lengthen, const Invocation& inv,
+                          const ResourceLimits& limits);
+    Run(RunLock lock, std::string path, std::unique_ptr<Trainer> trainer, std::unique_ptr<RunFileWriter> file)
+        : lock_(std::move(lock)), path_(std::move(path)), trainer_(std::move(trainer)), file_(std::move(file)) {}
+    RunLock lock_;  // first: released after the file is closed
+    std::string path_;
     std::unique_ptr<Trainer> trainer_;
-    std::unique_ptr<RunFileWriter> file_;
+    std::unique_ptr<RunFileWriter> file_;  // null for a complete run with nothing to do
+    RunResult stored_;                     // that run's result, as its file has it
 };
 
 // Creates request.out for a new run of request.config, ready to train from step 0.
@@ -81,6 +104,11 @@ Run start_run(const NewRun& request);
 // overrides "train.epochs=N" or "train.steps=N" only, which may lengthen the run,
 // never shorten it (anything else would make it a different run: RunSetupError).
 // inv: the resuming invocation, recorded as the file's last command line.
-Run resume_run(const std::string& path, const std::vector<std::string>& lengthen = {}, const Invocation& inv = {});
+// Checks the file's format_version, that its checkpoint belongs to its config and
+// seed, and removes half-written checkpoints a killed writer left. A complete run that
+// is not lengthened is left as it is: train() then writes nothing (nothing_to_do).
+// A diverged run is refused: it would diverge again.
+Run resume_run(const std::string& path, const std::vector<std::string>& lengthen = {}, const Invocation& inv = {},
+               const ResourceLimits& limits = {});
 
 }  // namespace ctr

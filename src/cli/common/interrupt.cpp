@@ -15,6 +15,7 @@ void install_interrupt_handler() {
     sa.sa_flags = SA_RESETHAND;  // the second signal takes the default action
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);
+    sigaction(SIGHUP, &sa, nullptr);  // a closed terminal or ssh session: stop cleanly, resumable
 }
 
 bool interrupt_requested() { return g_interrupted != 0; }
