@@ -131,7 +131,7 @@ TEST_CASE("a run file another HDF5 program holds locked is refused as locked", "
     CHECK(read_file_bytes(t.dir / "run.h5") == before);
 }
 
-TEST_CASE("--overwrite keeps the old run until the new one holds a checkpoint, and replaces only run files",
+TEST_CASE("overwrite: the old run stays until the new one holds a checkpoint, and replaces only run files",
           "[reliability][overwrite]") {
     TempDir t("rel_overwrite");
     REQUIRE(run_ctr(with({minimal_config(), "--out", "run.h5", "--quiet"}, kSmall), t.dir).code == 0);
