@@ -397,32 +397,39 @@ int RunFileWriter::remove_stale_checkpoints() {
         if (H5Lget_name_by_idx(root, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT) < 0) continue;
         if (std::string(name).rfind(schema::kCheckpointStaging, 0) == 0) stale.push_back(name);
     }
+    // Whether every dataset below a group has its data inside the recorded extent.
+    struct Extent {
+        haddr_t eoa;
+        bool inside = true;
+    };
+    auto visit = [](hid_t group, const char* name, const H5O_info_t* info, void* data) -> herr_t {
+        auto& e = *static_cast<Extent*>(data);
+        if (info->type != H5O_TYPE_DATASET) return 0;
+        h5::Handle ds(H5Dopen2(group, name, H5P_DEFAULT));
+        if (!ds.valid()) {
+            e.inside = false;
+            return 1;
+        }
+        const haddr_t at = H5Dget_offset(ds.get());
+        const hsize_t size = H5Dget_storage_size(ds.get());
+        // Unallocated data (HADDR_UNDEF with size 0) takes no space; chunked data has no
+        // single offset, and its chunks are not checked: treated as outside.
+        if (size > 0 && (at == HADDR_UNDEF || at + size > e.eoa)) {
+            e.inside = false;
+            return 1;
+        }
+        return 0;
+    };
     int removed = 0;
     for (const std::string& name : stale) {
-        bool inside = true;
+        Extent extent{eoa};
         {
             h5::Handle g(H5Gopen2(root, name.c_str(), H5P_DEFAULT));
-            H5G_info_t gi;
-            if (!g.valid() || H5Gget_info(g.get(), &gi) < 0) continue;
-            for (hsize_t i = 0; i < gi.nlinks && inside; ++i) {
-                char ds_name[1024];
-                if (H5Lget_name_by_idx(g.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, ds_name, sizeof ds_name, H5P_DEFAULT) < 0) {
-                    inside = false;
-                    break;
-                }
-                h5::Handle ds(H5Dopen2(g.get(), ds_name, H5P_DEFAULT));
-                if (!ds.valid()) {
-                    inside = false;
-                    break;
-                }
-                const haddr_t at = H5Dget_offset(ds.get());
-                const hsize_t size = H5Dget_storage_size(ds.get());
-                // Unallocated data (HADDR_UNDEF with size 0) takes no space.
-                if (size > 0 && (at == HADDR_UNDEF || at + size > eoa)) inside = false;
-            }
+            if (!g.valid() || H5Ovisit2(g.get(), H5_INDEX_NAME, H5_ITER_INC, visit, &extent, H5O_INFO_BASIC) < 0)
+                extent.inside = false;
         }
         H5Eclear2(H5E_DEFAULT);
-        if (inside && H5Ldelete(root, name.c_str(), H5P_DEFAULT) >= 0) ++removed;
+        if (extent.inside && H5Ldelete(root, name.c_str(), H5P_DEFAULT) >= 0) ++removed;
     }
     H5Eclear2(H5E_DEFAULT);
     return removed;
