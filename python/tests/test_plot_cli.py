@@ -45,7 +45,8 @@ class RunBeingWritten(unittest.TestCase):
     def test_plots_a_running_run(self):
         path = os.path.join(runs.tmpdir(), "live.h5")
         proc = subprocess.Popen([runs.CTR_TRAIN, os.path.join(runs.REPO, "configs/minimal.yaml"), "--seed", "4",
-                                 "--out", path, "--set", "train.steps=1000000", "--quiet"],
+                                 "--out", path, "--set", "train.steps=1000000", "--quiet",
+                                 "--max-file-size", "100G"],  # never meant to finish: past the default limit
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 env=dict(os.environ, OMP_NUM_THREADS="1"))
         try:

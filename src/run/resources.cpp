@@ -98,15 +98,15 @@ ResourceEstimate estimate_resources(const Config& cfg) {
     const double snaps = snapshot_count(cfg.log, steps);
     // float32 activations, float64 parameters and metrics, per snapshot (docs/hdf5-layout.md);
     // compression is ignored, so this is an upper bound.
-    const double per_snapshot = 4 * Bp * T + L * 4 * (Bp * H * T * T + 3 * Bp * T * D) + 8 * P +
+    const double per_snapshot = 4 * Bp * T + L * 4 * (Bp * H * T * T + 3 * Bp * T * D + 2 * Bp * T * H * Dh) + 8 * P +
                                 8 * L * H * (T + D + 12) + 8 * 6;
     e.file = {
         {"snapshots", snaps * per_snapshot,
          plus(kShapeKeys, {"task.probe_size", "log.snapshots", "log.snapshot_dense", "log.snapshot_per_decade",
                            "log.snapshot_every", tr.steps > 0 ? "train.steps" : "train.epochs"})},
         {"metrics table", 48 * (steps / tr.eval_every + 2), {"train.eval_every", tr.steps > 0 ? "train.steps" : "train.epochs"}},
-        {"checkpoint, probe batch and layout", 3 * 8 * P + 4.0 * t.train_size + 24 * Bp * T + 256 * 1024,
-         plus(kShapeKeys, {"task.train_size"})},
+        {"checkpoint, probe and evaluation sets, layout", 3 * 8 * P + 4.0 * t.train_size + 24 * (Bp + t.eval_size) * T + 256 * 1024,
+         plus(kShapeKeys, {"task.train_size", "task.eval_size"})},
     };
 
     // The largest single buffer, in elements.

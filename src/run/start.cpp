@@ -145,8 +145,11 @@ Run resume_run(const std::string& path, const std::vector<std::string>& lengthen
             throw RunSetupError("--set " + ov + ": a resumed run can only be lengthened (train.epochs or train.steps); "
                                 "other keys would make it a different run");
     }
-    check_run_file_path(path, false);
+    // Looked at under the lock (a file being written can be caught mid-flush), but the
+    // lock file needs the directory: a missing path is reported first.
+    if (!fs::exists(path) || fs::is_directory(path)) check_run_file_path(path, false);
     RunLock lock = RunLock::acquire(path);
+    check_run_file_path(path, false);
 
     Config cfg;
     std::optional<Checkpoint> checkpoint;

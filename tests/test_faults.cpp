@@ -1,0 +1,258 @@
+// The fault-injection suite (ctest label `faults`; docs/reliability.md): random kill -9
+// of runs and of their resumes, concurrent writers with HDF5's file locking on and off,
+// and full disks at random sizes. Every outcome is counted and printed; the suite fails
+// when a run resumes to a result that differs from the uninterrupted run, when a resume
+// crashes, or when two writers both write one file.
+//
+// CTR_FAULT_ITERATIONS sets how many kill cycles, races per kind and mode, and full
+// disks it runs (default 3, so CI stays fast). A long run:
+//   CTR_FAULT_ITERATIONS=200 ctest --test-dir build -L faults --output-on-failure
+// or, to see the counts: CTR_FAULT_ITERATIONS=200 build/tests/ctr_tests "[faults]" -s | grep -A3 "fault"
+#include <sys/mount.h>
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <random>
+#include <thread>
+
+#include "cli_helpers.hpp"
+
+using namespace ctr_test;
+
+namespace {
+
+int iterations() {
+    const char* v = std::getenv("CTR_FAULT_ITERATIONS");
+    const int n = v ? std::atoi(v) : 3;
+    return n > 0 ? n : 1;
+}
+
+std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+}
+
+std::vector<std::string> sets(const std::vector<std::string>& kv) {
+    std::vector<std::string> out;
+    for (const std::string& s : kv) {
+        out.push_back("--set");
+        out.push_back(s);
+    }
+    return out;
+}
+
+// About half a second unloaded: flushes every 50 steps, a checkpoint every 100,
+// snapshots every 30 steps.
+std::vector<std::string> run_settings(int steps) {
+    return sets({"train.steps=" + std::to_string(steps), "task.train_size=1024", "train.batch_size=32",
+                 "task.eval_size=64", "task.probe_size=4", "train.eval_every=50", "log.checkpoint_every=100",
+                 "log.snapshot_dense=2", "log.snapshot_per_decade=2", "log.snapshot_every=30"});
+}
+
+struct ScopedEnv {
+    std::string name;
+    ScopedEnv(std::string n, const char* value) : name(std::move(n)) { ::setenv(name.c_str(), value, 1); }
+    ~ScopedEnv() { ::unsetenv(name.c_str()); }
+};
+
+// "" when the two finished run files hold the same data bit for bit, else the first
+// difference.
+std::string difference(const std::string& a_path, const std::string& b_path) {
+    try {
+        H5File a(a_path), b(b_path);
+        for (const char* group : {"/metrics", "/snapshots", "/checkpoint", "/probe"}) {
+            const auto names = h5_datasets(a.id(), group);
+            if (names != h5_datasets(b.id(), group)) return std::string("datasets of ") + group;
+            for (const std::string& n : names)
+                if (h5_raw(a.id(), n) != h5_raw(b.id(), n)) return n;
+        }
+        if (h5_attrs(a.id(), "/verdict") != h5_attrs(b.id(), "/verdict")) return "/verdict";
+        if (h5_attr_string(b.id(), "/", "status") != "complete") return "status";
+    } catch (const std::exception& e) {
+        return e.what();
+    }
+    return "";
+}
+
+const std::string& straight_run(int steps) {
+    static std::map<int, std::string> made;
+    static TempDir dir("faults_straight");
+    auto it = made.find(steps);
+    if (it != made.end()) return it->second;
+    const std::string name = "straight" + std::to_string(steps) + ".h5";
+    const Result r = run_ctr(with({minimal_config(), "--quiet", "--out", name}, run_settings(steps)), dir.dir);
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    return made[steps] = dir.path(name);
+}
+
+std::mt19937_64& rng() {
+    static std::mt19937_64 g(std::random_device{}());
+    return g;
+}
+
+int uniform(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng()); }
+
+}  // namespace
+
+TEST_CASE("faults: random kill -9 of runs and resumes, each resumed bit for bit", "[.][faults]") {
+    const int n = iterations();
+    const std::string& straight = straight_run(3000);
+    TempDir t("faults_kill");
+    int kills = 0, identical = 0, restarted = 0, refused_damaged = 0;
+    std::vector<std::string> different, crashed;
+    for (int i = 0; i < n; ++i) {
+        const std::string name = "kill" + std::to_string(i) + ".h5";
+        const auto start = with({minimal_config(), "--quiet", "--out", name}, run_settings(3000));
+        bool started = false;
+        // Kill the run, then each resume, at random moments, until one is let finish.
+        for (int round = 0; round < 4; ++round) {
+            const bool last = round == 3;
+            std::vector<std::string> args = started ? std::vector<std::string>{"--resume", name, "--quiet"} : start;
+            if (started && !fs::exists(t.dir / name)) args = start;  // killed before its first checkpoint
+            if (last) {
+                const Result r = run_ctr(args, t.dir);
+                if (r.code == 2 && r.err.find("is damaged") != std::string::npos) {
+                    ++refused_damaged;  // a kill inside an HDF5 flush (docs/hdf5-layout.md)
+                    break;
+                }
+                if (r.code != 0) crashed.push_back(name + ": final exit " + std::to_string(r.code) + ": " + r.err);
+                break;
+            }
+            {
+                Child c(args, t.dir);
+                std::this_thread::sleep_for(std::chrono::milliseconds(uniform(5, 600)));
+                c.signal(SIGKILL);
+                const int code = c.wait();
+                if (code == 128 + SIGKILL) ++kills;
+                else if (code != 0) {
+                    if (c.err().find("is damaged") != std::string::npos) {
+                        ++refused_damaged;
+                        break;
+                    }
+                    crashed.push_back(name + ": exit " + std::to_string(code) + ": " + c.err());
+                    break;
+                }
+            }
+            if (!started && !fs::exists(t.dir / name)) ++restarted;
+            started = true;
+        }
+        if (fs::exists(t.dir / name)) {
+            const std::string d = difference(straight, t.path(name));
+            if (d.empty()) ++identical;
+            else if (d.find("is damaged") == std::string::npos) different.push_back(name + ": " + d);
+            fs::remove(t.dir / name);
+        }
+    }
+    WARN("faults: " << n << " runs, " << kills << " kill -9 of a run or its resume; " << identical
+                    << " finished bit-identical to the uninterrupted run, " << refused_damaged
+                    << " refused as damaged (killed inside an HDF5 flush), " << restarted
+                    << " killed before their file existed, " << different.size() << " different, " << crashed.size()
+                    << " crashed or failed");
+    for (const std::string& d : different) WARN("different: " << d);
+    for (const std::string& c : crashed) WARN("failed: " << c);
+    CHECK(different.empty());
+    CHECK(crashed.empty());
+    CHECK(identical + refused_damaged == n);
+}
+
+TEST_CASE("faults: concurrent writers of one run file, HDF5 locking on and off", "[.][faults]") {
+    const int n = iterations();
+    const std::string& straight = straight_run(3000);
+    TempDir t("faults_race");
+    // The first half of the run, to resume from.
+    REQUIRE(run_ctr(with({minimal_config(), "--quiet", "--out", "half.h5"}, run_settings(1500)), t.dir).code == 0);
+    int races = 0, one_refused = 0, identical = 0;
+    std::vector<std::string> bad;
+    for (const char* locking : {"TRUE", "FALSE"}) {
+        ScopedEnv env("HDF5_USE_FILE_LOCKING", locking);
+        for (int i = 0; i < n; ++i) {
+            for (const char* kind : {"resume", "overwrite"}) {
+                const std::string name = std::string(kind) + std::to_string(i) + locking + ".h5";
+                std::vector<std::string> args;
+                if (std::string(kind) == "resume") {
+                    fs::copy_file(t.dir / "half.h5", t.dir / name);
+                    args = with({"--resume", name, "--quiet"}, sets({"train.steps=3000"}));
+                } else {
+                    fs::copy_file(t.dir / "half.h5", t.dir / name);  // an old run to replace
+                    args = with({minimal_config(), "--quiet", "--overwrite", "--out", name}, run_settings(3000));
+                }
+                int a_code, b_code;
+                std::string a_err, b_err;
+                {
+                    Child a(args, t.dir);
+                    std::this_thread::sleep_for(std::chrono::milliseconds(uniform(0, 30)));
+                    Child b(args, t.dir);
+                    a_code = a.wait();
+                    b_code = b.wait();
+                    a_err = a.err();
+                    b_err = b.err();
+                }
+                ++races;
+                const bool refused = (a_code == 4) != (b_code == 4);
+                one_refused += refused;
+                const std::string what = std::string(kind) + " race " + std::to_string(i) + " locking " + locking;
+                if (!((a_code == 0 || a_code == 4) && (b_code == 0 || b_code == 4)) || (a_code == 4 && b_code == 4))
+                    bad.push_back(what + ": exits " + std::to_string(a_code) + ", " + std::to_string(b_code) + ": " + a_err +
+                                  b_err);
+                const std::string d = difference(straight, t.path(name));
+                if (d.empty()) ++identical;
+                else bad.push_back(what + ": file differs: " + d);
+                fs::remove(t.dir / name);
+            }
+        }
+    }
+    WARN("faults: " << races << " races of two writers (resume and --overwrite, HDF5 locking TRUE and FALSE): "
+                    << one_refused << " with one writer refused (exit 4), " << identical
+                    << " files bit-identical to the uninterrupted run, " << bad.size() << " bad");
+    for (const std::string& b : bad) WARN("bad: " << b);
+    CHECK(bad.empty());
+}
+
+TEST_CASE("faults: a disk full at random sizes stops the run cleanly, which then resumes bit for bit", "[.][faults]") {
+    const int n = iterations();
+    const std::string& straight = straight_run(3000);
+    const auto full_size = fs::file_size(straight);
+    TempDir t("faults_disk");
+    const fs::path mnt = t.dir / "disk";
+    fs::create_directories(mnt);
+    int stopped = 0, fitted = 0, identical = 0;
+    std::vector<std::string> bad;
+    for (int i = 0; i < n; ++i) {
+        const uintmax_t kib = (full_size * uniform(20, 95) / 100 + 300 * 1024) / 1024;
+        if (::mount("tmpfs", mnt.c_str(), "tmpfs", 0, ("size=" + std::to_string(kib) + "k").c_str()) != 0) {
+            WARN("cannot mount a tmpfs here (" << std::strerror(errno) << "): full-disk faults not run");
+            return;
+        }
+        struct Unmount {
+            fs::path p;
+            ~Unmount() { ::umount(p.c_str()); }
+        } unmount{mnt};
+        const std::string run = (mnt / "run.h5").string();
+        const Result r = run_ctr(with({minimal_config(), "--quiet", "--out", run}, run_settings(3000)), t.dir);
+        const std::string what = "disk of " + std::to_string(kib) + " KiB";
+        if (r.code == 0) {
+            ++fitted;
+        } else if (r.code == 1 && r.err.find("disk") != std::string::npos) {
+            ++stopped;
+            // Room again: the run goes on from its last checkpoint.
+            if (::mount("tmpfs", mnt.c_str(), "tmpfs", MS_REMOUNT, "size=64m") != 0) {
+                bad.push_back(what + ": cannot grow the tmpfs");
+                continue;
+            }
+            const Result resumed = run_ctr({"--resume", run, "--quiet"}, t.dir);
+            if (resumed.code != 0) bad.push_back(what + ": resume exit " + std::to_string(resumed.code) + ": " + resumed.err);
+        } else {
+            bad.push_back(what + ": exit " + std::to_string(r.code) + ": " + r.err);
+            continue;
+        }
+        const std::string d = difference(straight, run);
+        if (d.empty()) ++identical;
+        else bad.push_back(what + ": " + d);
+    }
+    WARN("faults: " << n << " full disks: " << stopped << " stopped the run cleanly (exit 1), " << fitted
+                    << " had room; " << identical << " ended bit-identical to the uninterrupted run, " << bad.size()
+                    << " bad");
+    for (const std::string& b : bad) WARN("bad: " << b);
+    CHECK(bad.empty());
+}
