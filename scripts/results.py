@@ -1,0 +1,473 @@
+#!/usr/bin/python3
+"""Tables and figures of docs/results.md from the sweeps scripts/results.sh ran.
+
+    /usr/bin/python3 scripts/results.py --runs results --docs docs
+
+Reads every sweep's index (DIR/index.csv, DIR/points.csv) and, where a claim needs the
+series, its run files (python/ctr: load_sweep, load_run, emergence). Writes
+docs/img/results-*.png, copies the small CSV summaries to docs/results/, and replaces the
+generated blocks of docs/results.md (between `<!-- BEGIN name -->` and `<!-- END name -->`).
+A sweep that was not run leaves its block saying so.
+"""
+import argparse
+import glob
+import math
+import os
+import re
+import shutil
+import sys
+
+import h5py
+import matplotlib
+import numpy as np
+import pandas as pd
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+import ctr  # noqa: E402
+
+Z = 1.959963984540054
+# Loss-drop thresholds on the evaluation relative error (docs/results.md, "How it forms"):
+# the stall sits near 0.5, so the plateau starts when the error first falls below 0.6 and
+# the drop is the first step below 0.25, half the plateau.
+PLATEAU_ENTER, DROP_BELOW = 0.6, 0.25
+
+
+def wilson(k, n):
+    if n == 0:
+        return float("nan"), float("nan")
+    p = k / n
+    d = 1 + Z * Z / n
+    c = (p + Z * Z / (2 * n)) / d
+    h = Z / d * math.sqrt(p * (1 - p) / n + Z * Z / (4 * n * n))
+    return (0.0 if k == 0 else c - h), (1.0 if k == n else c + h)
+
+
+def pct(x):
+    return f"{100 * x:.0f}%" if x == x else "-"
+
+
+def rate_cells(k, n):
+    lo, hi = wilson(k, n)
+    return f"{k}/{n}", pct(k / n if n else float("nan")), f"{pct(lo)}-{pct(hi)}"
+
+
+def md_table(header, rows):
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def q3(xs):
+    xs = np.asarray([x for x in xs if x is not None and x == x], dtype=float)
+    if xs.size == 0:
+        return "-"
+    a, b, c = np.percentile(xs, [25, 50, 75])
+    return f"{b:.0f} ({a:.0f}-{c:.0f})"
+
+
+class Page:
+    """The generated blocks of docs/results.md."""
+
+    def __init__(self, docs):
+        self.docs = docs
+        self.blocks = {}
+        os.makedirs(os.path.join(docs, "img"), exist_ok=True)
+        os.makedirs(os.path.join(docs, "results"), exist_ok=True)
+
+    def put(self, name, text):
+        self.blocks[name] = text.strip("\n")
+
+    def fig(self, fig, name):
+        path = os.path.join(self.docs, "img", f"results-{name}.png")
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        return f"![{name}](img/results-{name}.png)"
+
+    def write(self):
+        path = os.path.join(self.docs, "results.md")
+        text = open(path).read()
+        for name, body in self.blocks.items():
+            pat = re.compile(rf"(<!-- BEGIN {re.escape(name)} -->\n).*?(<!-- END {re.escape(name)} -->)", re.S)
+            if not pat.search(text):
+                print(f"results.py: docs/results.md has no block '{name}'", file=sys.stderr)
+                continue
+            text = pat.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)
+        open(path, "w").write(text)
+
+
+def sweep(runs, name):
+    d = os.path.join(runs, name)
+    if not os.path.exists(os.path.join(d, "index.csv")):
+        return None
+    df = ctr.load_sweep(d)
+    return df[df.status == "complete"].copy()
+
+
+def copy_csv(runs, name, page, which="points.csv"):
+    src = os.path.join(runs, name, which)
+    if os.path.exists(src):
+        shutil.copy(src, os.path.join(page.docs, "results", f"{name}-{which}"))
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def paper(runs, page):
+    df = sweep(runs, "paper")
+    if df is None or df.empty:
+        page.put("paper", "_paper sweep not run_")
+        return None
+    copy_csv(runs, "paper", page, "index.csv")
+    copy_csv(runs, "paper", page)
+    n, k = len(df), int(df.success.sum())
+    lo, hi = wilson(k, n)
+    p = k / n
+    at_most_4 = sum(math.comb(10, j) * p**j * (1 - p) ** (10 - j) for j in range(5))
+    solved, mech = df.solved == 1, df.mechanism == 1
+    fails = df[df.success == 0]
+    seeds = df.seed.min(), df.seed.max()
+    first10 = df[df.seed < 10]
+    rows = [
+        ["success (solved and mechanism)", *rate_cells(k, n)],
+        ["solved without the mechanism", *rate_cells(int((solved & ~mech).sum()), n)],
+        ["mechanism without solving", *rate_cells(int((~solved & mech).sum()), n)],
+        ["neither", *rate_cells(int((~solved & ~mech).sum()), n)],
+    ]
+    txt = md_table(["outcome", "runs", "rate", "95% interval (Wilson)"], rows)
+    txt += (f"\n\nSeeds {seeds[0]}..{seeds[1]} ({n} complete runs). Final relative error of the "
+            f"failures: median {fails.rel_error.median():.3f} (quartiles {fails.rel_error.quantile(.25):.3f}-"
+            f"{fails.rel_error.quantile(.75):.3f}); of the successes: median "
+            f"{df[df.success == 1].rel_error.median():.1e}. Seeds 0-9 alone: "
+            f"{int(first10.success.sum())} of {len(first10)}. With a true rate of {p:.3f}, a batch of 10 seeds "
+            f"gives at most 4 successes with probability {at_most_4:.2f}.")
+    page.put("paper", txt)
+
+    fig, ax = plt.subplots(1, 2, figsize=(10, 3.4))
+    bins = np.linspace(-7, 0.5, 40)
+    le = np.log10(df.rel_error.clip(lower=1e-7))
+    ax[0].hist([le[df.success == 1], le[df.success == 0]], bins=bins, stacked=True, label=["success", "failure"])
+    ax[0].set_xlabel("log10 final relative error")
+    ax[0].set_ylabel("runs")
+    ax[0].legend()
+    ax[0].set_title(f"paper setting, {n} seeds")
+    d = df.sort_values("seed")
+    cum = np.cumsum(d.success.values)
+    m = np.arange(1, len(d) + 1)
+    los, his = zip(*[wilson(int(c), int(j)) for c, j in zip(cum, m)])
+    ax[1].fill_between(m, los, his, alpha=0.3, label="Wilson 95%")
+    ax[1].plot(m, cum / m, label="success rate over the first N seeds")
+    ax[1].axhline(0.4, color="k", ls="--", lw=1, label="paper: at most 4 of 10")
+    ax[1].set_xlabel("seeds")
+    ax[1].set_ylim(0, 1)
+    ax[1].legend(fontsize=8)
+    page.put("paper-fig", page.fig(fig, "paper"))
+    return df
+
+
+def phase(runs, page, paper_df):
+    rows, plot = [], []
+    base_seeds = None
+    names = sorted(os.path.basename(d) for d in glob.glob(os.path.join(runs, "phase-*")))
+    names += sorted(os.path.basename(d) for d in glob.glob(os.path.join(runs, "region*")))
+    for name in names:
+        df = sweep(runs, name)
+        if df is None or df.empty:
+            continue
+        copy_csv(runs, name, page)
+        base_seeds = base_seeds or sorted(df.seed.unique())
+        keys = [c for c in df.columns if "." in c]
+        for point, g in df.groupby("point", sort=False):
+            setting = ", ".join(f"{kk}={g[kk].iloc[0]}" for kk in keys)
+            rows.append(row_of(setting, g, name))
+            plot.append((setting, g))
+    if paper_df is not None and base_seeds is not None:
+        b = paper_df[paper_df.seed.isin(base_seeds)]
+        rows.insert(0, row_of(f"paper setting, same seeds ({min(base_seeds)}..{max(base_seeds)})", b, "paper"))
+        plot.insert(0, ("paper setting (same seeds)", b))
+        rows.insert(1, row_of("paper setting, all seeds", paper_df, "paper"))
+        plot.insert(1, ("paper setting (all seeds)", paper_df))
+    if not rows:
+        page.put("phase", "_phase sweeps not run_")
+        return
+    page.put("phase", md_table(["setting", "successes", "rate", "95% interval", "solved", "catch >= 0.9",
+                                "sink unused", "sweep"], rows))
+    fig, ax = plt.subplots(figsize=(7, 0.32 * len(plot) + 1))
+    for i, (label, g) in enumerate(plot):
+        n, k = len(g), int(g.success.sum())
+        lo, hi = wilson(k, n)
+        ax.errorbar([k / n], [i], xerr=[[k / n - lo], [hi - k / n]], fmt="o", color="C0" if i > 1 else "k")
+    ax.set_yticks(range(len(plot)))
+    ax.set_yticklabels([p[0] for p in plot], fontsize=8)
+    ax.invert_yaxis()
+    ax.axvline(0.95, color="g", ls=":", lw=1)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("success rate (Wilson 95%)")
+    page.put("phase-fig", page.fig(fig, "phase"))
+
+
+def row_of(setting, g, name):
+    n = len(g)
+    catch = g["catch"] >= 0.9
+    unused = catch & (g.success == 0)
+    return [setting, *rate_cells(int(g.success.sum()), n), f"{int(g.solved.sum())}/{n}", f"{int(catch.sum())}/{n}",
+            f"{int(unused.sum())}/{n}", f"`{name}`"]
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def formation(runs, page):
+    df = sweep(runs, "formation")
+    if df is None or df.empty:
+        page.put("formation", "_formation sweep not run_")
+        return
+    copy_csv(runs, "formation", page, "index.csv")
+    recs, curves = [], []
+    for _, r in df.iterrows():
+        run = ctr.load_run(r.path, activations=False)
+        e = run.emergence
+        rel = run.metrics.eval_rel_error
+        steps, vals = rel.step.values, rel.values
+        enter = steps[np.argmax(vals < PLATEAU_ENTER)] if (vals < PLATEAU_ENTER).any() else None
+        drop = steps[np.argmax(vals < DROP_BELOW)] if (vals < DROP_BELOW).any() else None
+        recs.append(dict(seed=r.seed, success=r.success, catch=e["catch"]["first"], tag=e["tag"]["first"],
+                         release=e["release"]["first"], solved=e["solved"]["first"], drop=drop, enter=enter,
+                         catch_held=e["catch"]["held_from"], switches=e["catch"]["switches"]))
+        if r.success == 1:
+            curves.append((run.headline.step.values, run.headline.catch.values, run.headline.release.values,
+                           run.headline.tag_separation.values, steps, vals, e["catch"]["first"]))
+    f = pd.DataFrame(recs)
+    f.to_csv(os.path.join(page.docs, "results", "formation-steps.csv"), index=False)
+    s = f[f.success == 1].copy()
+    n = len(s)
+    rows = []
+    for name in ["catch", "tag", "release", "drop", "solved"]:
+        rows.append([name, q3(s[name]), q3(s[name] - s["catch"])])
+    rows.append(["plateau (below 0.6 until the drop)", q3(s.drop - s.enter), ""])
+    txt = f"{n} successful of {len(f)} runs (`formation`, a snapshot and an evaluation every 10 steps).\n\n"
+    txt += md_table(["event (first step)", "step: median (quartiles)", "minus catch step: median (quartiles)"], rows)
+
+    def frac(cond):
+        return f"{int(cond.sum())}/{n}"
+    order = [
+        ("catch before release", s.catch < s.release), ("catch at the same snapshot as release", s.catch == s.release),
+        ("release before catch", s.release < s.catch), ("tag before catch", s.tag < s.catch),
+        ("tag at the same snapshot as catch", s.tag == s.catch), ("loss drop (< 0.25) before catch", s.drop < s.catch),
+        ("solved (< 0.01) after catch and release", s.solved > np.maximum(s.catch, s.release)),
+        ("catch formed more than once (switches > 1)", s.switches > 1),
+    ]
+    txt += "\n\n" + md_table(["order across the successful runs", "runs"], [[a, frac(b)] for a, b in order])
+    fails = f[f.success == 0]
+    txt += (f"\n\nFailed runs: {int(fails.drop.notna().sum())} of {len(fails)} ever fell below 0.25; "
+            f"{int(fails.catch.notna().sum())} had catch >= 0.9 at some snapshot.")
+    page.put("formation", txt)
+
+    fig, ax = plt.subplots(1, 3, figsize=(13, 3.4))
+    for st, c, rl, tg, ms, mv, c0 in curves:
+        ax[0].plot(st - c0, c, color="C0", alpha=0.3, lw=0.8)
+        ax[0].plot(st - c0, rl, color="C1", alpha=0.3, lw=0.8)
+        ax[1].plot(st - c0, np.clip(tg, -2, 20), color="C2", alpha=0.3, lw=0.8)
+        ax[2].semilogy(ms - c0, mv, color="C3", alpha=0.3, lw=0.8)
+    ax[0].plot([], [], color="C0", label="catch")
+    ax[0].plot([], [], color="C1", label="release")
+    ax[0].legend(fontsize=8)
+    ax[1].set_title("tag separation d' (clipped to [-2, 20])", fontsize=9)
+    ax[2].set_title("evaluation relative error", fontsize=9)
+    for a in ax:
+        a.set_xlim(-400, 300)
+        a.set_xlabel("steps from the first snapshot with catch >= 0.9")
+    page.put("formation-fig", page.fig(fig, "formation"))
+
+
+def init_predictors(runs, page, paper_df):
+    """Does anything at step 0 (or early) tell the successful seeds from the rest? AUC of
+    each scalar, Mann-Whitney, with the Hanley-McNeil standard error."""
+    if paper_df is None:
+        page.put("init", "_paper sweep not run_")
+        return
+    feats = []
+    for _, r in paper_df.iterrows():
+        with h5py.File(r.path, "r", locking=False) as f:
+            s = f["snapshots"]
+            steps = s["step"][:]
+            p = {k: s["params"][k][0] for k in s["params"]}
+            hl = {k: s["headline"][k][:] for k in s["headline"]}
+        i100 = int(np.flatnonzero(steps == 100)[0]) if (steps == 100).any() else None
+        wq, wk = p["blocks.0.attn.W_Q"][0], p["blocks.0.attn.W_K"][0]
+        q = p["embed.b_num"] @ wq
+        gap = q @ (p["embed.e_sep"] @ wk) - q @ (p["embed.b_num"] @ wk)
+        feats.append({
+            "success": r.success,
+            "catch at step 0": hl["catch"][0],
+            "release at step 0": hl["release"][0],
+            "tag separation at step 0": hl["tag_separation"][0],
+            "probe rel. error at step 0": hl["probe_rel_error"][0],
+            "layer-0 logit of [SEP] minus number (x=0 query), step 0": gap,
+            "norm of e_sep": np.linalg.norm(p["embed.e_sep"]),
+            "norm of w_num": np.linalg.norm(p["embed.w_num"]),
+            "norm of W_U": np.linalg.norm(p["unembed.W_U"]),
+            "catch at step 100 (not init)": hl["catch"][i100] if i100 is not None else np.nan,
+            "release at step 100 (not init)": hl["release"][i100] if i100 is not None else np.nan,
+        })
+    f = pd.DataFrame(feats)
+    y = f.success.values == 1
+    rows = []
+    for c in f.columns[1:]:
+        x = f[c].values
+        ok = ~np.isnan(x)
+        a, b = x[ok & y], x[ok & ~y]
+        if len(a) == 0 or len(b) == 0:
+            continue
+        ranks = pd.Series(np.concatenate([a, b])).rank().values
+        auc = (ranks[:len(a)].sum() - len(a) * (len(a) + 1) / 2) / (len(a) * len(b))
+        q1, q2 = auc / (2 - auc), 2 * auc * auc / (1 + auc)
+        se = math.sqrt((auc * (1 - auc) + (len(a) - 1) * (q1 - auc * auc) + (len(b) - 1) * (q2 - auc * auc))
+                       / (len(a) * len(b)))
+        rows.append([c, f"{np.median(a):.3g}", f"{np.median(b):.3g}", f"{auc:.2f}",
+                     f"{max(0, auc - Z * se):.2f}-{min(1, auc + Z * se):.2f}"])
+    page.put("init", f"Over the {len(f)} runs of `paper` ({int(y.sum())} successes):\n\n" +
+             md_table(["quantity", "median, successes", "median, failures", "AUC", "95% interval"], rows))
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def lasting(runs, page):
+    df = sweep(runs, "lasting")
+    if df is None or df.empty:
+        page.put("lasting", "_lasting sweep not run_")
+        return
+    copy_csv(runs, "lasting", page, "index.csv")
+    recs = []
+    series = {}
+    for _, r in df.iterrows():
+        run = ctr.load_run(r.path, activations=False)
+        e = run.emergence
+        sched = r["train.schedule"]
+        h = run.headline
+        at1600 = h.sel(step=1600) if 1600 in h.step.values else None
+        rel = run.metrics.eval_rel_error
+        recs.append(dict(seed=r.seed, schedule=sched, success=r.success, rel_error=r.rel_error, catch=r["catch"],
+                         release=r.release, catch_lost=e["catch"]["lost"], solved_lost=e["solved"]["lost"],
+                         switches=e["solved"]["switches"], solved_first=e["solved"]["first"],
+                         ok1600=(float(rel.sel(step=1600)) < 0.01 and float(at1600.catch) >= 0.9
+                                 and float(at1600.release) >= 0.9) if at1600 is not None else None))
+        series[(r.seed, sched)] = (h.step.values, h.catch.values, h.release.values, rel.step.values, rel.values)
+    f = pd.DataFrame(recs).sort_values(["schedule", "seed"])
+    f.to_csv(os.path.join(page.docs, "results", "lasting-runs.csv"), index=False)
+    steps = int(run.config["train"]["epochs"]) * (run.config["task"]["train_size"] // run.config["train"]["batch_size"])
+    rows = []
+    for sched, g in f.groupby("schedule"):
+        n, k = len(g), int(g.success.sum())
+        rows.append([sched, *rate_cells(k, n), f"{int(g.ok1600.sum())}/{n}",
+                     f"{int((g.switches > 1).sum())}/{n}"])
+    txt = (f"{len(f) // 2} seeds that succeed in the paper setting, trained for {steps} steps "
+           f"({steps // 1600}x the paper's 1,600).\n\n")
+    txt += md_table(["schedule", "success at the end", "rate", "95% interval", "success at step 1,600",
+                     "solved switched on/off more than once"], rows)
+    lost = f[f.success == 0]
+    if len(lost):
+        txt += "\n\nRuns that end without the mechanism (final values):\n\n" + md_table(
+            ["schedule", "seed", "rel_error", "catch", "release", "solved lost at step", "solved switches"],
+            [[r.schedule, r.seed, f"{r.rel_error:.3g}", f"{r.catch:.3f}", f"{r.release:.3f}",
+              r.solved_lost if r.solved_lost == r.solved_lost else "-", r.switches] for r in lost.itertuples()])
+    page.put("lasting", txt)
+
+    fig, ax = plt.subplots(2, 2, figsize=(12, 6), sharex=True)
+    for (seed, sched), (st, c, rl, ms, mv) in sorted(series.items()):
+        j = 0 if sched == "constant" else 1
+        line, = ax[0, j].semilogy(ms, mv, lw=0.8, label=f"seed {seed}")
+        ax[1, j].plot(st, c, lw=0.8, color=line.get_color())
+        ax[1, j].plot(st, rl, lw=0.8, ls="--", color=line.get_color())
+        ax[0, j].set_title(f"{sched} schedule: evaluation relative error", fontsize=9)
+        ax[1, j].set_title("catch (solid), release (dashed)", fontsize=9)
+        ax[1, j].set_xlabel("step")
+    ax[0, 0].legend(fontsize=7, ncol=2)
+    page.put("lasting-fig", page.fig(fig, "lasting"))
+
+
+def causal(runs, page, paper_df):
+    if paper_df is None:
+        page.put("causal", "_paper sweep not run_")
+        return
+    rows = []
+    fig, ax = plt.subplots(1, 2, figsize=(10, 3.4))
+    for label, g in (("successes", paper_df[paper_df.success == 1]), ("failures", paper_df[paper_df.success == 0])):
+        ci = g.catch_ablated_loss - g.clean_loss
+        ti = g.tag_ablated_loss - g.clean_loss
+        rows.append([label, len(g), q3s(g.clean_loss), q3s(ci), q3s(ti), q3s(ci / g.clean_loss),
+                     f"{int((ci > 10 * g.clean_loss).sum())}/{len(g)}", f"{int((ti > 10 * g.clean_loss).sum())}/{len(g)}"])
+        ax[0].hist(np.log10(ci.clip(lower=1e-8)), bins=40, alpha=0.6, label=label)
+        ax[1].hist(np.log10(ti.clip(lower=1e-8)), bins=40, alpha=0.6, label=label)
+    ax[0].set_xlabel("log10 loss increase, catch ablated")
+    ax[1].set_xlabel("log10 loss increase, tag ablated")
+    ax[0].legend()
+    txt = f"The `paper` sweep ({len(paper_df)} runs), probe loss; medians with quartiles.\n\n"
+    txt += md_table(["runs", "n", "clean loss", "increase without catch", "increase without the tag",
+                     "catch increase / clean loss", "catch increase > 10x clean", "tag increase > 10x clean"], rows)
+    page.put("causal", txt)
+    page.put("causal-fig", page.fig(fig, "causal"))
+
+
+def q3s(x):
+    a, b, c = np.percentile(np.asarray(x, dtype=float), [25, 50, 75])
+    return f"{b:.3g} ({a:.3g}-{c:.3g})"
+
+
+def unused(runs, page):
+    rows = []
+    for d in sorted(glob.glob(os.path.join(runs, "*"))):
+        name = os.path.basename(d)
+        df = sweep(runs, name)
+        if df is None or df.empty or name in ("lasting", "formation"):
+            continue
+        keys = [c for c in df.columns if "." in c]
+        for point, g in df.groupby("point", sort=False):
+            setting = ", ".join(f"{kk}={g[kk].iloc[0]}" for kk in keys) or "base"
+            catch = g["catch"] >= 0.9
+            un = catch & (g.success == 0)
+            rel = g[un].release
+            rows.append([f"`{name}`", setting, len(g), int(catch.sum()), int(un.sum()),
+                         int((un & (g.release < 0.9)).sum()), int((un & (g.release >= 0.9)).sum()),
+                         f"{rel.median():.2f}" if len(rel) else "-"])
+        if name.startswith("unused"):
+            copy_csv(runs, name, page, "index.csv")
+    page.put("unused", md_table(["sweep", "point", "runs", "catch >= 0.9", "of those, not a success",
+                                 "... with release < 0.9", "... with release >= 0.9 (not solved)",
+                                 "median release of the unused"], rows))
+
+
+def timings(runs, page):
+    path = os.path.join(runs, "timings.tsv")
+    if not os.path.exists(path):
+        page.put("timings", "_no timings recorded_")
+        return
+    t = pd.read_csv(path, sep="\t", names=["sweep", "seconds", "args"]).fillna("")
+    shutil.copy(path, os.path.join(page.docs, "results", "timings.tsv"))
+    rows = [[f"`{r.sweep}`", r.args, f"{r.seconds / 60:.1f}"] for r in t.itertuples()]
+    rows.append(["total", "", f"{t.seconds.sum() / 60:.1f}"])
+    page.put("timings", md_table(["sweep", "arguments", "minutes"], rows))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", default="results")
+    ap.add_argument("--docs", default="docs")
+    a = ap.parse_args()
+    page = Page(a.docs)
+    p = paper(a.runs, page)
+    phase(a.runs, page, p)
+    formation(a.runs, page)
+    init_predictors(a.runs, page, p)
+    lasting(a.runs, page)
+    causal(a.runs, page, p)
+    unused(a.runs, page)
+    timings(a.runs, page)
+    page.write()
+
+
+if __name__ == "__main__":
+    main()
