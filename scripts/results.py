@@ -234,7 +234,7 @@ def formation(runs, page):
         enter = steps[np.argmax(vals < PLATEAU_ENTER)] if (vals < PLATEAU_ENTER).any() else None
         drop = steps[np.argmax(vals < DROP_BELOW)] if (vals < DROP_BELOW).any() else None
         recs.append(dict(seed=r.seed, success=r.success, catch=e["catch"]["first"], tag=e["tag"]["first"],
-                         release=e["release"]["first"], solved=e["solved"]["first"], drop=drop, enter=enter,
+                         release=e["release"]["first"], solved=e["solved"]["first"], loss_drop=drop, enter=enter,
                          catch_held=e["catch"]["held_from"], switches=e["catch"]["switches"]))
         if r.success == 1:
             curves.append((run.headline.step.values, run.headline.catch.values, run.headline.release.values,
@@ -244,9 +244,9 @@ def formation(runs, page):
     s = f[f.success == 1].copy()
     n = len(s)
     rows = []
-    for name in ["catch", "tag", "release", "drop", "solved"]:
+    for name in ["catch", "tag", "release", "loss_drop", "solved"]:
         rows.append([name, q3(s[name]), q3(s[name] - s["catch"])])
-    rows.append(["plateau (below 0.6 until the drop)", q3(s.drop - s.enter), ""])
+    rows.append(["plateau (below 0.6 until the drop)", q3(s["loss_drop"] - s["enter"]), ""])
     txt = f"{n} successful of {len(f)} runs (`formation`, a snapshot and an evaluation every 10 steps).\n\n"
     txt += md_table(["event (first step)", "step: median (quartiles)", "minus catch step: median (quartiles)"], rows)
 
@@ -255,13 +255,13 @@ def formation(runs, page):
     order = [
         ("catch before release", s.catch < s.release), ("catch at the same snapshot as release", s.catch == s.release),
         ("release before catch", s.release < s.catch), ("tag before catch", s.tag < s.catch),
-        ("tag at the same snapshot as catch", s.tag == s.catch), ("loss drop (< 0.25) before catch", s.drop < s.catch),
+        ("tag at the same snapshot as catch", s.tag == s.catch), ("loss drop (< 0.25) before catch", s["loss_drop"] < s["catch"]),
         ("solved (< 0.01) after catch and release", s.solved > np.maximum(s.catch, s.release)),
         ("catch formed more than once (switches > 1)", s.switches > 1),
     ]
     txt += "\n\n" + md_table(["order across the successful runs", "runs"], [[a, frac(b)] for a, b in order])
     fails = f[f.success == 0]
-    txt += (f"\n\nFailed runs: {int(fails.drop.notna().sum())} of {len(fails)} ever fell below 0.25; "
+    txt += (f"\n\nFailed runs: {int(fails['loss_drop'].notna().sum())} of {len(fails)} ever fell below 0.25; "
             f"{int(fails.catch.notna().sum())} had catch >= 0.9 at some snapshot.")
     page.put("formation", txt)
 
@@ -335,45 +335,56 @@ def init_predictors(runs, page, paper_df):
 # ---------------------------------------------------------------------------------------
 
 
-def lasting(runs, page):
-    df = sweep(runs, "lasting")
-    if df is None or df.empty:
-        page.put("lasting", "_lasting sweep not run_")
+def lasting(runs, page, paper_df):
+    """Successful paper seeds trained longer: at the constant rate (the runs of region-long
+    whose seed succeeded in the paper sweep) and with a cosine decay (the lasting sweep)."""
+    long_df, cos_df = sweep(runs, "region-long"), sweep(runs, "lasting")
+    if paper_df is None or (long_df is None and cos_df is None):
+        page.put("lasting", "_lasting sweeps not run_")
         return
-    copy_csv(runs, "lasting", page, "index.csv")
-    recs = []
-    series = {}
-    for _, r in df.iterrows():
+    ok_seeds = set(paper_df[paper_df.success == 1].seed)
+    parts = []
+    if long_df is not None:
+        parts.append(long_df[long_df.seed.isin(ok_seeds)].assign(schedule="constant"))
+    if cos_df is not None:
+        parts.append(cos_df.assign(schedule="cosine"))
+        copy_csv(runs, "lasting", page, "index.csv")
+    recs, series = [], {}
+    for r in pd.concat(parts).itertuples():
         run = ctr.load_run(r.path, activations=False)
         e = run.emergence
-        sched = r["train.schedule"]
-        h = run.headline
-        at1600 = h.sel(step=1600) if 1600 in h.step.values else None
-        rel = run.metrics.eval_rel_error
-        recs.append(dict(seed=r.seed, schedule=sched, success=r.success, rel_error=r.rel_error, catch=r["catch"],
-                         release=r.release, catch_lost=e["catch"]["lost"], solved_lost=e["solved"]["lost"],
-                         switches=e["solved"]["switches"], solved_first=e["solved"]["first"],
-                         ok1600=(float(rel.sel(step=1600)) < 0.01 and float(at1600.catch) >= 0.9
-                                 and float(at1600.release) >= 0.9) if at1600 is not None else None))
-        series[(r.seed, sched)] = (h.step.values, h.catch.values, h.release.values, rel.step.values, rel.values)
+        h, rel = run.headline, run.metrics.eval_rel_error
+        ok1600 = None
+        if 1600 in h.step.values and 1600 in rel.step.values:
+            ok1600 = (float(rel.sel(step=1600)) < 0.01 and float(h.catch.sel(step=1600)) >= 0.9
+                      and float(h.release.sel(step=1600)) >= 0.9)
+        recs.append(dict(seed=r.seed, schedule=r.schedule, success=r.success, rel_error=r.rel_error, catch=r.catch,
+                         release=r.release, solved_lost=e["solved"]["lost"], switches=e["solved"]["switches"],
+                         ok1600=ok1600, steps=int(h.step.values[-1])))
+        series[(r.seed, r.schedule)] = (h.step.values, h.catch.values, h.release.values, rel.step.values, rel.values)
     f = pd.DataFrame(recs).sort_values(["schedule", "seed"])
     f.to_csv(os.path.join(page.docs, "results", "lasting-runs.csv"), index=False)
-    steps = int(run.config["train"]["epochs"]) * (run.config["task"]["train_size"] // run.config["train"]["batch_size"])
     rows = []
     for sched, g in f.groupby("schedule"):
         n, k = len(g), int(g.success.sum())
-        rows.append([sched, *rate_cells(k, n), f"{int(g.ok1600.sum())}/{n}",
+        rows.append([sched, f"{g.steps.max()}", *rate_cells(k, n), f"{int(g.ok1600.sum())}/{n}",
                      f"{int((g.switches > 1).sum())}/{n}"])
-    txt = (f"{len(f) // 2} seeds that succeed in the paper setting, trained for {steps} steps "
-           f"({steps // 1600}x the paper's 1,600).\n\n")
-    txt += md_table(["schedule", "success at the end", "rate", "95% interval", "success at step 1,600",
-                     "solved switched on/off more than once"], rows)
+    txt = md_table(["schedule", "steps", "success at the end", "rate", "95% interval", "success at step 1,600",
+                    "solved switched more than once"], rows)
     lost = f[f.success == 0]
     if len(lost):
         txt += "\n\nRuns that end without the mechanism (final values):\n\n" + md_table(
             ["schedule", "seed", "rel_error", "catch", "release", "solved lost at step", "solved switches"],
             [[r.schedule, r.seed, f"{r.rel_error:.3g}", f"{r.catch:.3f}", f"{r.release:.3f}",
-              r.solved_lost if r.solved_lost == r.solved_lost else "-", r.switches] for r in lost.itertuples()])
+              "-" if r.solved_lost is None or r.solved_lost != r.solved_lost else int(r.solved_lost), r.switches]
+             for r in lost.itertuples()])
+    if long_df is not None:
+        bad = long_df[~long_df.seed.isin(ok_seeds) & long_df.seed.isin(paper_df.seed)]
+        late = [(r.seed, r.solved_step) for r in bad.itertuples() if r.success == 1]
+        n_long = int(ctr.load_run(long_df.path.iloc[0], activations=False).metrics.step.values[-1])
+        txt += (f"\n\nSeeds that failed at 1,600 steps, trained on to {n_long} steps "
+                f"(`region-long`): {len(late)} of {len(bad)} succeed at the end"
+                + (" (seed, solved for good from step: " + ", ".join(f"{a}: {b}" for a, b in late) + ")." if late else "."))
     page.put("lasting", txt)
 
     fig, ax = plt.subplots(2, 2, figsize=(12, 6), sharex=True)
@@ -385,7 +396,7 @@ def lasting(runs, page):
         ax[0, j].set_title(f"{sched} schedule: evaluation relative error", fontsize=9)
         ax[1, j].set_title("catch (solid), release (dashed)", fontsize=9)
         ax[1, j].set_xlabel("step")
-    ax[0, 0].legend(fontsize=7, ncol=2)
+        ax[0, j].legend(fontsize=7, ncol=2)
     page.put("lasting-fig", page.fig(fig, "lasting"))
 
 
@@ -422,7 +433,7 @@ def unused(runs, page):
     for d in sorted(glob.glob(os.path.join(runs, "*"))):
         name = os.path.basename(d)
         df = sweep(runs, name)
-        if df is None or df.empty or name in ("lasting", "formation"):
+        if df is None or df.empty or name in ("lasting", "formation", "region-long"):
             continue
         keys = [c for c in df.columns if "." in c]
         for point, g in df.groupby("point", sort=False):
@@ -462,7 +473,7 @@ def main():
     phase(a.runs, page, p)
     formation(a.runs, page)
     init_predictors(a.runs, page, p)
-    lasting(a.runs, page)
+    lasting(a.runs, page, p)
     causal(a.runs, page, p)
     unused(a.runs, page)
     timings(a.runs, page)

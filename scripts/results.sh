@@ -3,7 +3,8 @@
 # from the sweep indexes (scripts/results.py).
 #
 #   scripts/results.sh                 # the sizes docs/results.md reports
-#   scripts/results.sh --full          # the full versions: 1,000 paper seeds, 20 long runs per schedule
+#   scripts/results.sh --full          # the full versions: 1,000 paper seeds, 100 seeds a phase point,
+#                                      # 20 successful seeds trained longer
 #   scripts/results.sh --analysis-only # tables and figures from the sweeps already run
 #
 # Sweep files: configs/sweeps/results/*.yaml. Run directories go to results/ (gitignored;
@@ -19,12 +20,13 @@ OUT=${CTR_RESULTS_DIR:-results}
 SWEEP=${CTR_SWEEP:-build/ctr-sweep}
 PYTHON=${PYTHON:-/usr/bin/python3}
 JOBS=2
-PAPER_SEEDS=0..299
+PAPER_SEEDS=0..99
 LASTING=6
+MORE=()         # --full: more seeds for the phase, formation, region and unused sweeps
 ANALYSIS_ONLY=0
 while [ $# -gt 0 ]; do
     case "$1" in
-        --full) PAPER_SEEDS=0..999; LASTING=20 ;;
+        --full) PAPER_SEEDS=0..999; LASTING=20; MORE=(--seeds 0..99) ;;
         --jobs) JOBS=$2; shift ;;
         --paper-seeds) PAPER_SEEDS=$2; shift ;;
         --lasting) LASTING=$2; shift ;;
@@ -52,18 +54,19 @@ if [ "$ANALYSIS_ONLY" = 0 ]; then
         exit 2
     fi
     run_sweep paper --seeds "$PAPER_SEEDS"
-    for f in configs/sweeps/results/phase-*.yaml; do
-        run_sweep "$(basename "$f" .yaml)"
+    for f in configs/sweeps/results/phase-*.yaml configs/sweeps/results/region-*.yaml; do
+        run_sweep "$(basename "$f" .yaml)" "${MORE[@]}"
     done
-    run_sweep formation
-    # The first $LASTING seeds that succeeded in the paper sweep, trained longer.
+    run_sweep formation "${MORE[@]}"
+    # The first $LASTING seeds that succeeded in the paper sweep, trained longer with a
+    # decaying rate (their constant-rate runs are in region-long).
     seeds=$("$PYTHON" -c '
 import sys, pandas as pd
 df = pd.read_csv(sys.argv[1])
 print(",".join(str(s) for s in df[df.success == 1].seed.head(int(sys.argv[2]))))' "$OUT/paper/index.csv" "$LASTING")
     run_sweep lasting --seeds "$seeds"
-    for f in configs/sweeps/results/region*.yaml configs/sweeps/results/unused-*.yaml; do
-        if [ -e "$f" ]; then run_sweep "$(basename "$f" .yaml)"; fi
+    for f in configs/sweeps/results/unused-*.yaml; do
+        run_sweep "$(basename "$f" .yaml)" "${MORE[@]}"
     done
 fi
 
