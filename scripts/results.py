@@ -169,7 +169,7 @@ def paper(runs, page):
 
 def phase(runs, page, paper_df):
     rows, plot = [], []
-    base_seeds = None
+    seed_sets = []
     names = sorted(os.path.basename(d) for d in glob.glob(os.path.join(runs, "phase-*")))
     names += sorted(os.path.basename(d) for d in glob.glob(os.path.join(runs, "region*")))
     for name in names:
@@ -177,18 +177,24 @@ def phase(runs, page, paper_df):
         if df is None or df.empty:
             continue
         copy_csv(runs, name, page)
-        base_seeds = base_seeds or sorted(df.seed.unique())
+        if not name.startswith("region") and sorted(df.seed.unique()) not in seed_sets:
+            seed_sets.append(sorted(df.seed.unique()))
         keys = [c for c in df.columns if "." in c]
         for point, g in df.groupby("point", sort=False):
             setting = ", ".join(f"{kk}={g[kk].iloc[0]}" for kk in keys)
             rows.append(row_of(setting, g, name))
             plot.append((setting, g))
-    if paper_df is not None and base_seeds is not None:
-        b = paper_df[paper_df.seed.isin(base_seeds)]
-        rows.insert(0, row_of(f"paper setting, same seeds ({min(base_seeds)}..{max(base_seeds)})", b, "paper"))
-        plot.insert(0, ("paper setting (same seeds)", b))
-        rows.insert(1, row_of("paper setting, all seeds", paper_df, "paper"))
-        plot.insert(1, ("paper setting (all seeds)", paper_df))
+    n_base = 0
+    if paper_df is not None:
+        for seeds in sorted(seed_sets, key=len, reverse=True):
+            b = paper_df[paper_df.seed.isin(seeds)]
+            label = f"paper setting, seeds {min(seeds)}..{max(seeds)}"
+            rows.insert(n_base, row_of(label, b, "paper"))
+            plot.insert(n_base, (label, b))
+            n_base += 1
+        rows.insert(n_base, row_of(f"paper setting, all {len(paper_df)} seeds", paper_df, "paper"))
+        plot.insert(n_base, (f"paper setting, all {len(paper_df)} seeds", paper_df))
+        n_base += 1
     if not rows:
         page.put("phase", "_phase sweeps not run_")
         return
@@ -198,7 +204,7 @@ def phase(runs, page, paper_df):
     for i, (label, g) in enumerate(plot):
         n, k = len(g), int(g.success.sum())
         lo, hi = wilson(k, n)
-        ax.errorbar([k / n], [i], xerr=[[k / n - lo], [hi - k / n]], fmt="o", color="C0" if i > 1 else "k")
+        ax.errorbar([k / n], [i], xerr=[[k / n - lo], [hi - k / n]], fmt="o", color="C0" if i >= n_base else "k")
     ax.set_yticks(range(len(plot)))
     ax.set_yticklabels([p[0] for p in plot], fontsize=8)
     ax.invert_yaxis()
@@ -293,8 +299,9 @@ def init_predictors(runs, page, paper_df):
         with h5py.File(r.path, "r", locking=False) as f:
             s = f["snapshots"]
             steps = s["step"][:]
-            p = {k: s["params"][k][0] for k in s["params"]}
-            hl = {k: s["headline"][k][:] for k in s["headline"]}
+            p = {k: s["params"][k][0] for k in ("blocks.0.attn.W_Q", "blocks.0.attn.W_K", "embed.b_num",
+                                                 "embed.e_sep", "embed.w_num", "unembed.W_U")}
+            hl = {k: s["headline"][k][:] for k in ("catch", "release", "tag_separation", "probe_rel_error")}
         i100 = int(np.flatnonzero(steps == 100)[0]) if (steps == 100).any() else None
         wq, wk = p["blocks.0.attn.W_Q"][0], p["blocks.0.attn.W_K"][0]
         q = p["embed.b_num"] @ wq
@@ -458,9 +465,11 @@ def timings(runs, page):
         return
     t = pd.read_csv(path, sep="\t", names=["sweep", "seconds", "args"]).fillna("")
     shutil.copy(path, os.path.join(page.docs, "results", "timings.tsv"))
-    rows = [[f"`{r.sweep}`", r.args, f"{r.seconds / 60:.1f}"] for r in t.itertuples()]
-    rows.append(["total", "", f"{t.seconds.sum() / 60:.1f}"])
-    page.put("timings", md_table(["sweep", "arguments", "minutes"], rows))
+    # A sweep started again continues where it stopped: its time is the sum of its invocations.
+    g = t.groupby("sweep", sort=False).agg(seconds=("seconds", "sum"), args=("args", "last"), calls=("args", "size"))
+    rows = [[f"`{name}`", r.args, r.calls, f"{r.seconds / 60:.1f}"] for name, r in g.iterrows()]
+    rows.append(["total", "", "", f"{g.seconds.sum() / 60:.1f}"])
+    page.put("timings", md_table(["sweep", "arguments", "invocations", "minutes"], rows))
 
 
 def main():

@@ -21,7 +21,7 @@ SWEEP=${CTR_SWEEP:-build/ctr-sweep}
 PYTHON=${PYTHON:-/usr/bin/python3}
 JOBS=2
 PAPER_SEEDS=0..99
-LASTING=6
+LASTING=3
 MORE=()         # --full: more seeds for the phase, formation, region and unused sweeps
 ANALYSIS_ONLY=0
 while [ $# -gt 0 ]; do
