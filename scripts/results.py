@@ -246,6 +246,9 @@ def formation(runs, page):
             curves.append((run.headline.step.values, run.headline.catch.values, run.headline.release.values,
                            run.headline.tag_separation.values, steps, vals, e["catch"]["first"]))
     f = pd.DataFrame(recs)
+    if f.empty or not (f.success == 1).any():
+        page.put("formation", "_formation sweep: no successful run yet_")
+        return
     f.to_csv(os.path.join(page.docs, "results", "formation-steps.csv"), index=False)
     s = f[f.success == 1].copy()
     n = len(s)
@@ -369,6 +372,9 @@ def lasting(runs, page, paper_df):
                          release=r.release, solved_lost=e["solved"]["lost"], switches=e["solved"]["switches"],
                          ok1600=ok1600, steps=int(h.step.values[-1])))
         series[(r.seed, r.schedule)] = (h.step.values, h.catch.values, h.release.values, rel.step.values, rel.values)
+    if not recs:
+        page.put("lasting", "_lasting sweeps not complete_")
+        return
     f = pd.DataFrame(recs).sort_values(["schedule", "seed"])
     f.to_csv(os.path.join(page.docs, "results", "lasting-runs.csv"), index=False)
     rows = []
