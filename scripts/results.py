@@ -226,11 +226,46 @@ def row_of(setting, g, name):
 
 
 def formation(runs, page):
-    df = sweep(runs, "formation")
-    if df is None or df.empty:
-        page.put("formation", "_formation sweep not run_")
+    """Order and spacing of catch, tag, release and the loss drop over the successful runs:
+    from the formation sweep (a snapshot and an evaluation every 10 steps) and from the
+    paper sweep (every 100 and 50 steps)."""
+    parts, fig_curves = [], None
+    for name, what in (("formation", "a snapshot and an evaluation every 10 steps"),
+                       ("paper", "a snapshot every 100 steps, an evaluation every 50")):
+        df = sweep(runs, name)
+        if df is None or df.empty:
+            parts.append(f"_`{name}` sweep not run_")
+            continue
+        if name == "formation":
+            copy_csv(runs, name, page, "index.csv")
+        f, curves = formation_steps(df)
+        f.to_csv(os.path.join(page.docs, "results", f"{name}-formation-steps.csv"), index=False)
+        parts.append(formation_table(f, f"`{name}` sweep ({what})"))
+        if fig_curves is None and curves:
+            fig_curves = (name, curves)
+    page.put("formation", "\n\n".join(parts))
+    if fig_curves is None:
         return
-    copy_csv(runs, "formation", page, "index.csv")
+    name, curves = fig_curves
+    fig, ax = plt.subplots(1, 3, figsize=(13, 3.4))
+    for st, c, rl, tg, ms, mv, c0 in curves:
+        ax[0].plot(st - c0, c, color="C0", alpha=0.4, lw=0.8)
+        ax[0].plot(st - c0, rl, color="C1", alpha=0.4, lw=0.8)
+        ax[1].plot(st - c0, np.clip(tg, -2, 20), color="C2", alpha=0.4, lw=0.8)
+        ax[2].semilogy(ms - c0, mv, color="C3", alpha=0.4, lw=0.8)
+    ax[0].plot([], [], color="C0", label="catch")
+    ax[0].plot([], [], color="C1", label="release")
+    ax[0].legend(fontsize=8)
+    ax[0].set_title(f"`{name}` sweep, {len(curves)} successful runs", fontsize=9)
+    ax[1].set_title("tag separation d' (clipped to [-2, 20])", fontsize=9)
+    ax[2].set_title("evaluation relative error", fontsize=9)
+    for a in ax:
+        a.set_xlim(-600, 300)
+        a.set_xlabel("steps from the first snapshot with catch >= 0.9")
+    page.put("formation-fig", page.fig(fig, "formation"))
+
+
+def formation_steps(df):
     recs, curves = [], []
     for _, r in df.iterrows():
         run = ctr.load_run(r.path, activations=False)
@@ -241,22 +276,21 @@ def formation(runs, page):
         drop = steps[np.argmax(vals < DROP_BELOW)] if (vals < DROP_BELOW).any() else None
         recs.append(dict(seed=r.seed, success=r.success, catch=e["catch"]["first"], tag=e["tag"]["first"],
                          release=e["release"]["first"], solved=e["solved"]["first"], loss_drop=drop, enter=enter,
-                         catch_held=e["catch"]["held_from"], switches=e["catch"]["switches"]))
+                         switches=e["catch"]["switches"]))
         if r.success == 1:
             curves.append((run.headline.step.values, run.headline.catch.values, run.headline.release.values,
                            run.headline.tag_separation.values, steps, vals, e["catch"]["first"]))
-    f = pd.DataFrame(recs)
-    if f.empty or not (f.success == 1).any():
-        page.put("formation", "_formation sweep: no successful run yet_")
-        return
-    f.to_csv(os.path.join(page.docs, "results", "formation-steps.csv"), index=False)
+    return pd.DataFrame(recs), curves
+
+
+def formation_table(f, label):
     s = f[f.success == 1].copy()
     n = len(s)
-    rows = []
-    for name in ["catch", "tag", "release", "loss_drop", "solved"]:
-        rows.append([name, q3(s[name]), q3(s[name] - s["catch"])])
+    if n == 0:
+        return f"{label}: no successful run."
+    rows = [[name, q3(s[name]), q3(s[name] - s["catch"])] for name in ["catch", "tag", "release", "loss_drop", "solved"]]
     rows.append(["plateau (below 0.6 until the drop)", q3(s["loss_drop"] - s["enter"]), ""])
-    txt = f"{n} successful of {len(f)} runs (`formation`, a snapshot and an evaluation every 10 steps).\n\n"
+    txt = f"{label}: {n} successful of {len(f)} runs.\n\n"
     txt += md_table(["event (first step)", "step: median (quartiles)", "minus catch step: median (quartiles)"], rows)
 
     def frac(cond):
@@ -266,29 +300,14 @@ def formation(runs, page):
         ("release before catch", s.release < s.catch), ("tag before catch", s.tag < s.catch),
         ("tag at the same snapshot as catch", s.tag == s.catch), ("loss drop (< 0.25) before catch", s["loss_drop"] < s["catch"]),
         ("solved (< 0.01) after catch and release", s.solved > np.maximum(s.catch, s.release)),
-        ("catch formed more than once (switches > 1)", s.switches > 1),
+        ("catch crossed 0.9 more than once", s.switches > 1),
     ]
     txt += "\n\n" + md_table(["order across the successful runs", "runs"], [[a, frac(b)] for a, b in order])
     fails = f[f.success == 0]
-    txt += (f"\n\nFailed runs: {int(fails['loss_drop'].notna().sum())} of {len(fails)} ever fell below 0.25; "
-            f"{int(fails.catch.notna().sum())} had catch >= 0.9 at some snapshot.")
-    page.put("formation", txt)
-
-    fig, ax = plt.subplots(1, 3, figsize=(13, 3.4))
-    for st, c, rl, tg, ms, mv, c0 in curves:
-        ax[0].plot(st - c0, c, color="C0", alpha=0.3, lw=0.8)
-        ax[0].plot(st - c0, rl, color="C1", alpha=0.3, lw=0.8)
-        ax[1].plot(st - c0, np.clip(tg, -2, 20), color="C2", alpha=0.3, lw=0.8)
-        ax[2].semilogy(ms - c0, mv, color="C3", alpha=0.3, lw=0.8)
-    ax[0].plot([], [], color="C0", label="catch")
-    ax[0].plot([], [], color="C1", label="release")
-    ax[0].legend(fontsize=8)
-    ax[1].set_title("tag separation d' (clipped to [-2, 20])", fontsize=9)
-    ax[2].set_title("evaluation relative error", fontsize=9)
-    for a in ax:
-        a.set_xlim(-400, 300)
-        a.set_xlabel("steps from the first snapshot with catch >= 0.9")
-    page.put("formation-fig", page.fig(fig, "formation"))
+    if len(fails):
+        txt += (f"\n\nFailed runs: {int(fails['loss_drop'].notna().sum())} of {len(fails)} ever fell below 0.25; "
+                f"{int(fails.catch.notna().sum())} had catch >= 0.9 at some snapshot.")
+    return txt
 
 
 def init_predictors(runs, page, paper_df):
