@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "analysis/mechanism.hpp"
+#include "analysis/tag_lda.hpp"
 #include "analysis/verdict.hpp"
 #include "model/init.hpp"
 #include "model/transformer.hpp"
@@ -249,29 +250,126 @@ TEST_CASE("compute_mechanism agrees with catch and release recomputed from the r
     }
 }
 
-TEST_CASE("emergence: first step from which a metric stays past its threshold", "[analysis][verdict]") {
+TEST_CASE("lda_separation: the separation along the best direction, whatever the tag's", "[analysis][tag]") {
+    // Numbers before and after [SEP] in a 3-D residual: the groups differ along e_2 by
+    // 4 with unit spread (plus noise along e_0 and e_1 that does not separate them).
+    const int T = 8, D = 3;
+    const Batch batch = make_batch(T, {2, 3, 4, 5, 3, 4, 2, 5, 3, 4});
+    std::vector<real> x(static_cast<size_t>(batch.B) * T * D);
+    uint64_t k = 1;
+    auto noise = [&] { k = k * 6364136223846793005ULL + 1442695040888963407ULL; return ((k >> 11) * 0x1.0p-53) * 2 - 1; };
+    for (int b = 0; b < batch.B; ++b)
+        for (int t = 0; t < T; ++t) {
+            real* r = x.data() + (static_cast<size_t>(b) * T + t) * D;
+            r[0] = 3 * noise();
+            r[1] = 2 * noise();
+            r[2] = (t > batch.sep_pos[b] ? 4.0 : 0.0) + noise();
+        }
+    const double lda = lda_separation(x.data(), batch.B, T, D, batch);
+    const double along_e2[D] = {0, 0, 1}, along_e0[D] = {1, 0, 0};
+    const double best_axis = tag_separation(x.data(), batch.B, T, D, batch, along_e2);
+    // the discriminant finds at least the separation along the right axis, whatever
+    // direction a tag measure was given
+    CHECK(lda >= best_axis * (1 - 1e-12));
+    CHECK(lda > 5);
+    CHECK(std::abs(tag_separation(x.data(), batch.B, T, D, batch, along_e0)) < 1.5);
+    // direction-free: a rotation of the residual changes nothing
+    std::vector<real> rot(x.size());
+    for (size_t n = 0; n < x.size() / D; ++n) {
+        const real* r = x.data() + n * D;
+        rot[n * D + 0] = (r[0] + r[2]) / std::sqrt(2.0);
+        rot[n * D + 1] = r[1];
+        rot[n * D + 2] = (r[0] - r[2]) / std::sqrt(2.0);
+    }
+    CHECK(lda_separation(rot.data(), batch.B, T, D, batch) == Approx(lda).epsilon(1e-9));
+    // in one dimension it is |tag_separation|
+    std::vector<real> x1(static_cast<size_t>(batch.B) * T);
+    for (size_t n = 0; n < x1.size(); ++n) x1[n] = -x[n * D + 2];
+    const double one[1] = {1};
+    CHECK(lda_separation(x1.data(), batch.B, T, 1, batch) ==
+          Approx(std::abs(tag_separation(x1.data(), batch.B, T, 1, batch, one))).epsilon(1e-9));
+    // nothing to separate: both groups the same, or one empty
+    std::vector<real> same(x.size(), real(1));
+    CHECK(lda_separation(same.data(), batch.B, T, D, batch) == Approx(0).margin(1e-9));
+    const Batch no_after = make_batch(T, std::vector<int>(4, T - 1));
+    CHECK(lda_separation(x.data(), no_after.B, T, D, no_after) == 0);
+}
+
+TEST_CASE("crossings: first, held from, lost and switches of a condition", "[analysis][verdict]") {
+    const std::vector<int64_t> steps{0, 10, 20, 30, 40, 50};
+    auto c = [&](std::vector<char> h) { return crossings(steps, h); };
+    const Crossing never = c({0, 0, 0, 0, 0, 0});
+    CHECK(never.measured);
+    CHECK(never.first == -1);
+    CHECK(never.held_from == -1);
+    CHECK(never.lost == -1);
+    CHECK(never.switches == 0);
+    CHECK(std::string(never.word()) == "never");
+    const Crossing regained = c({0, 1, 1, 0, 1, 1});
+    CHECK(regained.first == 10);
+    CHECK(regained.held_from == 40);
+    CHECK(regained.lost == -1);
+    CHECK(regained.switches == 3);
+    CHECK(regained.held_at_end);
+    CHECK(std::string(regained.word()) == "held");
+    const Crossing lost = c({0, 1, 0, 1, 1, 0});
+    CHECK(lost.first == 10);
+    CHECK(lost.held_from == -1);
+    CHECK(lost.lost == 50);
+    CHECK(lost.switches == 4);
+    CHECK(std::string(lost.word()) == "lost");
+    const Crossing always = c({1, 1, 1, 1, 1, 1});
+    CHECK(always.first == 0);
+    CHECK(always.held_from == 0);
+    CHECK(always.switches == 0);
+    const Crossing none = crossings({}, {});
+    CHECK_FALSE(none.measured);
+    CHECK(std::string(none.word()) == "not measured");
+}
+
+TEST_CASE("emergence: catch, tag, release and the mechanism from snapshots, solved from the metrics rows",
+          "[analysis][verdict]") {
     AnalysisConfig cfg;
-    auto snap = [](int64_t step, double rel, double c, double t, double r) {
+    auto snap = [](int64_t step, double c, double t, double r) {
         Headline s;
         s.step = step;
-        s.rel_error = rel;
         s.catch_score = c;
-        s.tag_separation = t;
+        s.tag_lda = t;
         s.release = r;
         return s;
     };
-    const std::vector<Headline> s = {snap(0, 1.0, 0.1, 0.0, 0.2), snap(10, 0.5, 0.95, 6.0, 0.5),
-                                     snap(20, 0.5, 0.5, 1.0, 0.95), snap(30, 0.005, 0.95, 6.0, 0.95),
-                                     snap(40, 0.001, 0.97, 7.0, 0.85)};
-    const Emergence e = emergence(s, cfg);
-    CHECK(e.catch_step == 30);  // crossed at 10, fell back at 20
+    const std::vector<Headline> s = {snap(0, 0.1, 0.0, 0.2), snap(10, 0.95, 6.0, 0.5), snap(20, 0.5, 1.0, 0.95),
+                                     snap(30, 0.95, 6.0, 0.95), snap(40, 0.97, 7.0, 0.85)};
+    const Emergence e = emergence(s, {0, 25, 50}, {1.0, 0.005, 0.02}, cfg);
+    CHECK(e[Milestone::kCatch].first == 10);
+    CHECK(e[Milestone::kCatch].held_from == 30);  // crossed at 10, fell back at 20
+    CHECK(e[Milestone::kCatch].switches == 3);
+    CHECK(e.catch_step == 30);
     CHECK(e.tag_step == 30);
+    CHECK(e[Milestone::kRelease].first == 20);
+    CHECK(e[Milestone::kRelease].lost == 40);
     CHECK(e.release_step == -1);  // not past it at the end
-    CHECK(e.solved_step == 30);
-    CHECK(emergence({}, cfg).catch_step == -1);
-    const Emergence all = emergence({snap(5, 0, 1, 9, 1), snap(6, 0, 1, 9, 1)}, cfg);
+    CHECK(e[Milestone::kMechanism].first == 30);  // catch and release at the same snapshot
+    CHECK(e[Milestone::kMechanism].lost == 40);
+    CHECK(e[Milestone::kSolved].first == 25);     // from the metrics rows
+    CHECK(e[Milestone::kSolved].lost == 50);
+    CHECK(e.max_catch == 0.97);
+    CHECK(emergence_story(e) == "mechanism formed at step 30, lost for good at step 40 (2 switches)");
+
+    // Without snapshots only solved is measured.
+    const Emergence blind = emergence({}, {0, 50}, {1.0, 0.001}, cfg);
+    CHECK_FALSE(blind[Milestone::kCatch].measured);
+    CHECK(blind[Milestone::kSolved].held_from == 50);
+    CHECK(emergence_story(blind) == "mechanism not measured (no snapshots)");
+
+    const Emergence all = emergence({snap(5, 1, 9, 1), snap(6, 1, 9, 1)}, {5, 6}, {0, 0}, cfg);
     CHECK(all.catch_step == 5);
     CHECK(all.release_step == 5);
+    CHECK(emergence_story(all) == "mechanism formed at step 5 and held");
+    CHECK(emergence_story(emergence({snap(0, 0.1, 0, 0.2), snap(9, 0.95, 0, 0.3)}, {}, {}, cfg)) ==
+          "caught from step 9 but never released (release at most 0.3)");
+    CHECK(emergence_story(emergence({snap(0, 0.1, 0, 0.2), snap(9, 0.15, 0, 0.3)}, {}, {}, cfg)) ==
+          "stalled before catch (catch at most 0.15)");
 }
 
 TEST_CASE("verdict: error and a catch layer before a release layer", "[analysis][verdict]") {

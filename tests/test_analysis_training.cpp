@@ -26,11 +26,15 @@ RunResult train_and_judge(uint64_t seed) {
     cfg.seed = seed;
     Trainer tr(cfg);
     std::vector<Headline> snaps;
+    std::vector<int64_t> steps;
+    std::vector<double> rels;
     const AnalysisConfig& ac = cfg.analysis;
     while (!tr.done()) {
         tr.train_step();
         if (tr.state().step % 100 == 0) {
             const double rel = tr.evaluate().rel_error;
+            steps.push_back(tr.state().step);
+            rels.push_back(rel);
             tr.run_probe();
             snaps.push_back(headline(compute_mechanism(tr.probe_model(), tr.state().params.data(), tr.probe_batch(), ac),
                                      tr.state().step, rel));
@@ -41,7 +45,7 @@ RunResult train_and_judge(uint64_t seed) {
     tr.run_probe();
     r.m = compute_mechanism(tr.probe_model(), tr.state().params.data(), tr.probe_batch(), ac);
     r.verdict = judge(r.m, r.rel_error, ac);
-    r.emergence = emergence(snaps, ac);
+    r.emergence = emergence(snaps, steps, rels, ac);
     r.causal = causal_tests(cfg, tr.state().params.data(), tr.probe_batch(), r.m);
     return r;
 }
@@ -56,6 +60,7 @@ TEST_CASE("a run that learns the mechanism is a success (seed 4)", "[analysis][t
     CHECK(r.verdict.release_layer == 1);
     CHECK(r.verdict.release_evenness > 0.9);
     CHECK(r.verdict.tag_separation > 5.0);
+    CHECK(r.verdict.tag_lda > 5.0);
     // it emerged during the run and stayed
     CHECK(r.emergence.catch_step > 0);
     CHECK(r.emergence.release_step > 0);
@@ -74,4 +79,7 @@ TEST_CASE("a run that stalls is a failure (seed 0)", "[analysis][training]") {
     CHECK_FALSE(r.verdict.mechanism);
     CHECK(r.rel_error > 0.1);
     CHECK(r.emergence.solved_step == -1);
+    CHECK(r.verdict.tag_lda < 5.0);
+    CHECK(std::string(r.emergence[Milestone::kMechanism].word()) == "never");
+    CHECK(emergence_story(r.emergence).rfind("stalled before catch", 0) == 0);
 }

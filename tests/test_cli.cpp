@@ -3,6 +3,7 @@
 // was expected, and writes no run file; existing output is refused unless --overwrite;
 // an unwritable output fails cleanly; a resumed run only accepts a new length.
 #include <catch2/catch.hpp>
+#include <sstream>
 
 #include "cli_helpers.hpp"
 
@@ -232,8 +233,40 @@ TEST_CASE("ctr-train --resume only lengthens a run", "[cli]") {
         const Result r = run_ctr({"--resume", "run.h5", "--quiet", "--set", "train.steps=60"}, t.dir);
         INFO("stderr: " << r.err);
         CHECK(r.code == 0);
+        // the speed counts this session's 20 steps, not the run's 60
+        CHECK_THAT(r.out, Catch::Matchers::Contains("done: step 60, resumed at step 40: 20 steps in"));
         H5File f(t.path("run.h5"));
         CHECK(h5_read<int64_t>(f.id(), "/metrics/step").back() == 60);
         CHECK(h5_attr_string(f.id(), "/", "status") == "complete");
+        // provenance: the resume is the second session and the last command line
+        CHECK(h5_attr_number<int64_t>(f.id(), "/", "sessions") == 2);
+        CHECK_THAT(h5_attr_string(f.id(), "/", "last_command_line"), Catch::Matchers::Contains("--resume run.h5"));
+        CHECK_THAT(h5_attr_string(f.id(), "/", "command_line"), !Catch::Matchers::Contains("--resume"));
     }
+}
+
+TEST_CASE("a failed run says what it means and what to try, with commands that work as printed", "[cli]") {
+    TempDir t("cli_failure");
+    // Seed 0 of the paper's config stalls; 300 steps are enough to see it.
+    const Result r = run_ctr({minimal_config(), "--seed", "0", "--set", "train.steps=300", "--out", "s0.h5"}, t.dir);
+    INFO("stdout: " << r.out << "stderr: " << r.err);
+    REQUIRE(r.code == 0);
+    CHECK_THAT(r.out, Catch::Matchers::Contains("verdict: failure"));
+    CHECK_THAT(r.out, Catch::Matchers::Contains("stalled before catch"));
+    CHECK_THAT(r.out, Catch::Matchers::Contains("what this means: the run stalled before catch"));
+    CHECK_THAT(r.out, Catch::Matchers::Contains("only part of the seeds"));
+    // The hint repeats the run's own --set flags and names this very binary.
+    const std::string prog = std::string(CTR_BINARY_DIR) + "/ctr-train";
+    const std::string hint = prog + " " + minimal_config() + " --set train.steps=300 --seed 4";
+    CHECK_THAT(r.out, Catch::Matchers::Contains("what to try: another seed:  " + hint));
+    // ... and works as printed.
+    std::vector<std::string> words;
+    const size_t at = r.out.find(hint);
+    std::istringstream line(r.out.substr(at, r.out.find('\n', at) - at));
+    for (std::string w; line >> w;) words.push_back(w);
+    REQUIRE(words.front() == prog);
+    const Result again = run_command(with(words, {"--quiet"}), t.dir);
+    INFO("hint run: " << again.out << again.err);
+    CHECK(again.code == 0);
+    CHECK_THAT(again.out, Catch::Matchers::Contains("done: 300 steps"));
 }

@@ -29,7 +29,8 @@ TEST_CASE("ctr-inspect summarises a finished run and the construction", "[cli][i
     CHECK(r.out.find("status: complete") != std::string::npos);
     CHECK(r.out.find("init theorem71") != std::string::npos);
     CHECK(r.out.find("verdict: success") != std::string::npos);
-    CHECK(r.out.find("emergence (first step for good): catch 0  tag 0  release 0") != std::string::npos);
+    CHECK(r.out.find("emergence: catch held from step 0; tag held from step 0; release held from step 0; solved held from step 0") !=
+          std::string::npos);
 
     REQUIRE(run_ctr({minimal_config(), "--quiet", "--set", "train.steps=40", "--out", "short.h5"}, tmp.dir).code == 0);
     const Result s = inspect({"short.h5"}, tmp.dir);

@@ -11,7 +11,7 @@ import yaml
 
 from . import model
 
-EMERGENCE_NAMES = ("catch", "tag", "release", "solved")
+EMERGENCE_NAMES = ("catch", "tag", "release", "mechanism", "solved")
 
 
 # ---------------------------------------------------------------------------------
@@ -132,7 +132,7 @@ class Run:
     eval        the evaluation set like probe, or None when the file does not store it
     checkpoint  {"step": int, "params": {name: torch tensor}} of the latest checkpoint, or None
     verdict     the /verdict attributes (dict), or None for an unfinished run
-    emergence   {"catch"|"tag"|"release"|"solved": {"measured", "first", "held_from", "lost",
+    emergence   {"catch"|"tag"|"release"|"mechanism"|"solved": {"measured", "first", "held_from", "lost",
                 "switches", "held_at_end"}} (see emergence())
     """
     path: str
@@ -259,18 +259,26 @@ def crossings(steps, holds):
 
 
 def emergence(run):
-    """When catch, tag, release and solved held over the run, from its series (the
-    thresholds are the config's `analysis.*`): catch, tag, release from the snapshot
-    headline (so "not measured" without snapshots), solved from /metrics
-    (eval_rel_error < analysis.success_rel_error). The dict of crossings() per name."""
+    """When catch, tag, release, the mechanism and solved held over the run, from its
+    series (the thresholds are the config's `analysis.*`), as ctr-train computes it
+    (docs/metrics.md, "Emergence"): catch, tag (tag_lda; tag_separation in format-1
+    files, which lack it), release and mechanism (catch and release at the same
+    snapshot) from the snapshot headline, so "not measured" without snapshots; solved
+    from /metrics (eval_rel_error < analysis.success_rel_error). The dict of crossings()
+    per name."""
     a = run.config["analysis"]
     h = run.headline
     steps = h["step"].values
     out = {}
-    for name, var, thr in (("catch", "catch", a["catch_threshold"]), ("tag", "tag_separation", a["tag_threshold"]),
+    tag = "tag_lda" if "tag_lda" in h else "tag_separation"
+    holds = {}
+    for name, var, thr in (("catch", "catch", a["catch_threshold"]), ("tag", tag, a["tag_threshold"]),
                            ("release", "release", a["release_threshold"])):
         values = h[var].values if var in h else np.zeros(0)
-        out[name] = crossings(steps if values.size else values, values >= thr)
+        holds[name] = values >= thr
+        out[name] = crossings(steps if values.size else values, holds[name])
+    both = holds["catch"] & holds["release"] if holds["catch"].size else holds["catch"]
+    out["mechanism"] = crossings(steps if both.size else both, both)
     rel = run.metrics["eval_rel_error"].values
     out["solved"] = crossings(run.metrics["step"].values, rel < a["success_rel_error"])
     return out

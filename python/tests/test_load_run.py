@@ -92,11 +92,15 @@ class LoadRun(unittest.TestCase):
 
     def test_emergence_of_a_solving_run(self):
         e = self.r.emergence
-        self.assertEqual(set(e), {"catch", "tag", "release", "solved"})
+        self.assertEqual(set(e), {"catch", "tag", "release", "mechanism", "solved"})
         rel = self.r.metrics.eval_rel_error
         below = rel["step"].values[rel.values < 0.01]
         self.assertEqual(e["solved"]["first"], int(below[0]))
-        for name in ("catch", "release", "solved"):
+        # what the file records is what the package computes from the series
+        self.assertEqual(e, ctr.emergence(self.r))
+        self.assertEqual(self.r.verdict["catch_emergence"], "held")
+        self.assertIn("mechanism formed at step", self.r.verdict["summary"])
+        for name in ("catch", "tag", "release", "mechanism", "solved"):
             self.assertTrue(e[name]["measured"])
             self.assertTrue(e[name]["held_at_end"], name)
             self.assertGreaterEqual(e[name]["held_from"], e[name]["first"])
@@ -140,8 +144,9 @@ class WithoutSnapshots(unittest.TestCase):
         run = ctr.load_run(runs.make_run(*runs.SOLVING[:3], sets=("log.snapshots=false",)))
         self.assertEqual(run.snapshots.sizes.get("step", 0), 0)
         e = run.emergence
-        for name in ("catch", "tag", "release"):
+        for name in ("catch", "tag", "release", "mechanism"):
             self.assertFalse(e[name]["measured"], name)
+            self.assertEqual(run.verdict[f"{name}_emergence"], "not measured")
             self.assertIsNone(e[name]["first"])
         self.assertTrue(e["solved"]["measured"])
         self.assertTrue(e["solved"]["held_at_end"])

@@ -1,5 +1,7 @@
 #include "analysis/mechanism.hpp"
 
+#include "analysis/tag_lda.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -179,11 +181,13 @@ MechanismMetrics compute_mechanism(const Transformer& model, const real* params,
                     &m.catch_score, &m.tag_norm, &m.tag_share, &m.tag_separation, &m.release, &m.release_evenness})
         v->assign(LH, 0.0);
     m.tag.assign(LH * D, 0.0);
+    m.tag_lda.assign(L, 0.0);
 
     const ParamLayout& layout = model.layout();
     for (int l = 0; l < L; ++l) {
         const BlockActivations& a = acts.blocks[l];
         const PatternMetrics pm = pattern_metrics(a.pattern.data(), B, H, T, probe, cfg.sink_eps);
+        m.tag_lda[l] = lda_separation(a.resid_post.data(), B, T, D, probe);
         for (int h = 0; h < H; ++h) {
             const size_t i = m.lh(l, h);
             std::copy_n(pm.sink_alpha.begin() + static_cast<size_t>(h) * T, T, m.sink_alpha.begin() + i * T);

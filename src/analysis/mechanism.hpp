@@ -57,6 +57,7 @@ struct MechanismMetrics {
     std::vector<double> tag_norm;          // [layer, head] ||tag||
     std::vector<double> tag_share;         // [layer, head] mean over sequences
     std::vector<double> tag_separation;    // [layer, head] d' in resid_post of the layer
+    std::vector<double> tag_lda;           // [layer] d' of the best linear direction in resid_post (tag_lda.hpp)
     std::vector<double> release, release_evenness;
 
     // averaging error on the probe (supervised positions)

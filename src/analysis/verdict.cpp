@@ -18,32 +18,11 @@ Headline headline(const MechanismMetrics& m, int64_t step, double rel_error) {
                 have_catch = true;
                 s.catch_score = m.get(m.catch_score, l, h);
                 s.tag_separation = m.get(m.tag_separation, l, h);
+                s.tag_lda = m.tag_lda.empty() ? 0.0 : m.tag_lda[l];
             }
     for (int l = 1; l < m.n_layers; ++l)
         for (int h = 0; h < m.n_heads; ++h) s.release = std::max(s.release, m.get(m.release, l, h));
     return s;
-}
-
-namespace {
-
-int64_t first_stable(const std::vector<Headline>& s, const std::function<bool(const Headline&)>& past) {
-    int64_t step = -1;
-    for (size_t i = s.size(); i-- > 0;) {
-        if (!past(s[i])) break;
-        step = s[i].step;
-    }
-    return step;
-}
-
-}  // namespace
-
-Emergence emergence(const std::vector<Headline>& snapshots, const AnalysisConfig& cfg) {
-    Emergence e;
-    e.catch_step = first_stable(snapshots, [&](const Headline& s) { return s.catch_score >= cfg.catch_threshold; });
-    e.tag_step = first_stable(snapshots, [&](const Headline& s) { return s.tag_separation >= cfg.tag_threshold; });
-    e.release_step = first_stable(snapshots, [&](const Headline& s) { return s.release >= cfg.release_threshold; });
-    e.solved_step = first_stable(snapshots, [&](const Headline& s) { return s.rel_error < cfg.success_rel_error; });
-    return e;
 }
 
 Verdict judge(const MechanismMetrics& m, double rel_error, const AnalysisConfig& cfg) {
@@ -72,6 +51,7 @@ Verdict judge(const MechanismMetrics& m, double rel_error, const AnalysisConfig&
     if (v.catch_layer >= 0) {
         v.catch_score = m.get(m.catch_score, v.catch_layer, v.catch_head);
         v.tag_separation = m.get(m.tag_separation, v.catch_layer, v.catch_head);
+        v.tag_lda = m.tag_lda.empty() ? 0.0 : m.tag_lda[v.catch_layer];
         v.release = m.get(m.release, v.release_layer, v.release_head);
         v.release_evenness = m.get(m.release_evenness, v.release_layer, v.release_head);
     }

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "analysis/emergence.hpp"
 #include "analysis/mechanism.hpp"
 #include "config/config.hpp"
 
@@ -17,6 +18,7 @@ struct Headline {
     double rel_error = std::numeric_limits<double>::quiet_NaN();  // relative error (evaluation set, or the probe's)
     double catch_score = 0;      // max catch over the heads of layers 0 .. L-2 (a later layer can release)
     double tag_separation = 0;   // tag separation of that head
+    double tag_lda = 0;          // tag_lda of that head's layer (the direction-free tag measure)
     double release = 0;          // max release over the heads of layers 1 .. L-1
     double pair_score = 0;       // MechanismMetrics::pair_score
 };
@@ -24,17 +26,6 @@ struct Headline {
 // rel_error: the caller's relative error at this step (Trainer::evaluate().rel_error);
 // pass m.rel_error to use the probe's.
 Headline headline(const MechanismMetrics& m, int64_t step, double rel_error);
-
-// The first step from which the quantity stays past its threshold through the last
-// snapshot; -1 when the last snapshot is not past it (or there are none).
-struct Emergence {
-    int64_t catch_step = -1;     // catch_score >= analysis.catch_threshold
-    int64_t tag_step = -1;       // tag_separation >= analysis.tag_threshold
-    int64_t release_step = -1;   // release >= analysis.release_threshold
-    int64_t solved_step = -1;    // rel_error < analysis.success_rel_error
-};
-// snapshots in increasing step order.
-Emergence emergence(const std::vector<Headline>& snapshots, const AnalysisConfig& cfg);
 
 struct Verdict {
     bool success = false;        // solved && mechanism
@@ -45,6 +36,7 @@ struct Verdict {
     // else MechanismMetrics' best pair
     int catch_layer = -1, catch_head = -1, release_layer = -1, release_head = -1;
     double catch_score = 0, release = 0, release_evenness = 0, tag_separation = 0;
+    double tag_lda = 0;          // of the catch layer
     std::string summary;         // one line, e.g. "success: rel_error 3.1e-4 < 1e-2; catch 0.998 (L0H0), release 0.997 (L1H0)"
 };
 Verdict judge(const MechanismMetrics& m, double rel_error, const AnalysisConfig& cfg);

@@ -127,9 +127,10 @@ std::vector<Headline> RunFileReader::headlines() const {
         out[k].step = steps[k];
         out[k].catch_score = cols[0][k];
         out[k].tag_separation = cols[1][k];
-        out[k].release = cols[2][k];
-        out[k].pair_score = cols[3][k];
-        out[k].rel_error = cols[4][k];
+        out[k].tag_lda = cols[2][k];
+        out[k].release = cols[3][k];
+        out[k].pair_score = cols[4][k];
+        out[k].rel_error = cols[5][k];
     }
     return out;
 }
@@ -203,11 +204,22 @@ std::optional<RunVerdict> RunFileReader::verdict() const {
     v.release = h5::get_attr_double(id, kRelease);
     v.release_evenness = h5::get_attr_double(id, kReleaseEvenness);
     v.tag_separation = h5::get_attr_double(id, kTagSeparation);
+    v.tag_lda = h5::get_attr_double(id, kTagLda);
     Emergence& e = r.emergence;
-    e.catch_step = h5::get_attr_int(id, kCatchStep);
-    e.tag_step = h5::get_attr_int(id, kTagStep);
-    e.release_step = h5::get_attr_int(id, kReleaseStep);
-    e.solved_step = h5::get_attr_int(id, kSolvedStep);
+    for (size_t k = 0; k < kMilestones; ++k) {
+        const std::string n = kMilestoneNames[k];
+        Crossing& c = e.of[k];
+        c.measured = h5::get_attr_string(id, n + kEmergenceWord) != "not measured";
+        c.first = h5::get_attr_int(id, n + kFirstStep);
+        c.held_from = h5::get_attr_int(id, n + kHeldFromStep);
+        c.lost = h5::get_attr_int(id, n + kLostStep);
+        c.switches = h5::get_attr_int(id, n + kSwitches);
+        c.held_at_end = h5::get_attr_bool(id, n + kHeldAtEnd);
+    }
+    e.catch_step = e[Milestone::kCatch].held_from;
+    e.tag_step = e[Milestone::kTag].held_from;
+    e.release_step = e[Milestone::kRelease].held_from;
+    e.solved_step = e[Milestone::kSolved].held_from;
     CausalResult& c = r.causal;
     c.layer = static_cast<int>(h5::get_attr_int(id, kCausalLayer));
     c.head = static_cast<int>(h5::get_attr_int(id, kCausalHead));

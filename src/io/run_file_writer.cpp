@@ -293,7 +293,7 @@ void RunFileWriter::append_snapshot(const SnapshotRecord& s) {
     for (const MechanismSeries& m : kMechanismSeries)
         file_.append(g + kSnapshotMetrics + "/" + m.name, H5T_NATIVE_DOUBLE, (s.metrics.*m.field).data());
     const Headline& h = s.headline;
-    const double values[] = {h.catch_score, h.tag_separation, h.release, h.pair_score, h.rel_error};
+    const double values[] = {h.catch_score, h.tag_separation, h.tag_lda, h.release, h.pair_score, h.rel_error};
     static_assert(std::size(values) == std::size(kHeadlineColumns));
     for (size_t i = 0; i < std::size(values); ++i)
         file_.append(g + kSnapshotHeadline + "/" + kHeadlineColumns[i], H5T_NATIVE_DOUBLE, &values[i]);
@@ -322,10 +322,18 @@ void RunFileWriter::write_verdict(const RunVerdict& r) {
     h5::set_attr(id, kRelease, v.release);
     h5::set_attr(id, kReleaseEvenness, v.release_evenness);
     h5::set_attr(id, kTagSeparation, v.tag_separation);
-    h5::set_attr(id, kCatchStep, e.catch_step);
-    h5::set_attr(id, kTagStep, e.tag_step);
-    h5::set_attr(id, kReleaseStep, e.release_step);
-    h5::set_attr(id, kSolvedStep, e.solved_step);
+    h5::set_attr(id, kTagLda, v.tag_lda);
+    for (size_t k = 0; k < kMilestones; ++k) {
+        const std::string n = kMilestoneNames[k];
+        const Crossing& c = e.of[k];
+        h5::set_attr(id, n + kEmergenceWord, c.word());
+        h5::set_attr(id, n + kFirstStep, c.first);
+        h5::set_attr(id, n + kHeldFromStep, c.held_from);
+        h5::set_attr(id, n + kLostStep, c.lost);
+        h5::set_attr(id, n + kSwitches, c.switches);
+        h5::set_attr(id, n + kHeldAtEnd, c.held_at_end);
+    }
+    h5::set_attr(id, kStory, emergence_story(e));
     h5::set_attr(id, kCausalLayer, int64_t{c.layer});
     h5::set_attr(id, kCausalHead, int64_t{c.head});
     h5::set_attr(id, kCleanLoss, c.clean_loss);

@@ -66,8 +66,8 @@ inline constexpr const char* kSnapshotParams = "params";     // /snapshots/param
 inline constexpr const char* kSnapshotMetrics = "metrics";   // /snapshots/metrics/<series>
 inline constexpr const char* kSnapshotHeadline = "headline"; // /snapshots/headline/<column>
 // The columns of /snapshots/headline, in Headline order (catch_score, tag_separation,
-// release, pair_score, rel_error).
-inline constexpr const char* kHeadlineColumns[] = {"catch", "tag_separation", "release", "pair_score",
+// tag_lda, release, pair_score, rel_error).
+inline constexpr const char* kHeadlineColumns[] = {"catch", "tag_separation", "tag_lda", "release", "pair_score",
                                                    "probe_rel_error"};
 
 // The per-snapshot mechanism metrics under /snapshots/metrics (docs/metrics.md).
@@ -90,6 +90,7 @@ inline const MechanismSeries kMechanismSeries[] = {
     {"tag_norm", MetricShape::kLayerHead, &MechanismMetrics::tag_norm},
     {"tag_share", MetricShape::kLayerHead, &MechanismMetrics::tag_share},
     {"tag_separation", MetricShape::kLayerHead, &MechanismMetrics::tag_separation},
+    {"tag_lda", MetricShape::kLayer, &MechanismMetrics::tag_lda},
     {"release", MetricShape::kLayerHead, &MechanismMetrics::release},
     {"release_evenness", MetricShape::kLayerHead, &MechanismMetrics::release_evenness},
 };
@@ -110,10 +111,16 @@ inline constexpr const char* kCatch = "catch";
 inline constexpr const char* kRelease = "release";
 inline constexpr const char* kReleaseEvenness = "release_evenness";
 inline constexpr const char* kTagSeparation = "tag_separation";
-inline constexpr const char* kCatchStep = "catch_step";
-inline constexpr const char* kTagStep = "tag_step";
-inline constexpr const char* kReleaseStep = "release_step";
-inline constexpr const char* kSolvedStep = "solved_step";
+inline constexpr const char* kTagLda = "tag_lda";
+// Emergence: for each milestone (analysis/emergence.hpp's kMilestoneNames), attributes
+// "<milestone>" + one of these suffixes.
+inline constexpr const char* kEmergenceWord = "_emergence";        // held, lost, never, not measured
+inline constexpr const char* kFirstStep = "_first_step";           // -1: never or not measured
+inline constexpr const char* kHeldFromStep = "_held_from_step";    // -1: not held at the end
+inline constexpr const char* kLostStep = "_lost_step";             // -1: not lost
+inline constexpr const char* kSwitches = "_switches";
+inline constexpr const char* kHeldAtEnd = "_held_at_end";
+inline constexpr const char* kStory = "story";                     // emergence_story()
 inline constexpr const char* kCausalLayer = "causal_layer";
 inline constexpr const char* kCausalHead = "causal_head";
 inline constexpr const char* kCleanLoss = "clean_loss";

@@ -132,7 +132,8 @@ LoopResult run_training(Trainer& trainer, RunFileWriter& file, const LoopHooks& 
     if (end == LoopEnd::kDiverged) {
         result.final_eval = {report.eval_loss, report.eval_rel_error};
         result.verdict = diverged_verdict(divergence, result.final_eval.rel_error);
-        result.emergence = emergence(history, cfg.analysis);
+        const MetricsTable rows = file.reader().metrics();
+        result.emergence = emergence(history, rows.step, rows.eval_rel_error, cfg.analysis);
         file.write_verdict({result.verdict, result.emergence, result.causal});
         file.set_status(schema::kDiverged);
         file.flush();
@@ -148,7 +149,9 @@ LoopResult run_training(Trainer& trainer, RunFileWriter& file, const LoopHooks& 
         const MechanismMetrics m = measure(trainer);
         result.final_eval = trainer.evaluate();
         result.verdict = judge(m, result.final_eval.rel_error, cfg.analysis);
-        result.emergence = emergence(history, cfg.analysis);
+        const MetricsTable rows = file.reader().metrics();  // this session's rows and a resumed run's earlier ones
+        result.emergence = emergence(history, rows.step, rows.eval_rel_error, cfg.analysis);
+        result.verdict.summary += "; " + emergence_story(result.emergence);
         result.causal = causal_tests(cfg, s.params.data(), trainer.probe_batch(), m);
         if (divergence.step >= 0 || !std::isfinite(result.final_eval.rel_error)) {
             // train.stop_on_divergence is false: trained on, and the verdict says why it failed.

@@ -34,7 +34,7 @@ std::string host() {
     return buf;
 }
 
-// The overridden keys as a YAML mapping of their resolved values (the form the config
+// The overridden keys as a YAML flow mapping of their resolved values (the form the config
 // records, so a YAML 1.1 loader reads the right types); a repeated key keeps its last.
 std::string overrides_yaml(const std::vector<std::string>& overrides, const Config& cfg) {
     std::vector<std::string> keys;
@@ -46,9 +46,9 @@ std::string overrides_yaml(const std::vector<std::string>& overrides, const Conf
     for (const std::string& key : keys) {
         const KeySpec* spec = find_key(key);
         if (!spec) continue;  // validated before a run starts; nothing to record
-        out += key + ": " + key_value_text(*spec, cfg) + "\n";
+        out += (out.empty() ? "" : ", ") + key + ": " + key_value_text(*spec, cfg);
     }
-    return out.empty() ? "{}" : out;
+    return "{" + out + "}";  // one line (a flow mapping), for tables and logs
 }
 
 }  // namespace
