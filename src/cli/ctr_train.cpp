@@ -54,7 +54,7 @@ uint64_t size_flag(const po::variables_map& vm, const char* name, uint64_t fallb
 // this program as it was called, so the hints carry its path, e.g. build/ctr-train).
 // sets: the run's --set flags (repeated in the hint, so the other seed is the same experiment).
 void explain_failure(const RunResult& r, const std::string& prog, const std::string& config_path,
-                     const std::vector<std::string>& sets, uint64_t seed, const std::string& out) {
+                     const std::vector<std::string>& sets, const Config& cfg, const std::string& out) {
     const Emergence& e = r.emergence;
     const Crossing& mech = e[Milestone::kMechanism];
     std::printf("what this means: ");
@@ -87,13 +87,15 @@ void explain_failure(const RunResult& r, const std::string& prog, const std::str
                 kMinimalSeedRate);
     if (!config_path.empty()) {
         // Seed 4 of the paper's config forms the mechanism; any other seed is a fresh draw.
-        const uint64_t other = seed == 4 ? 5 : 4;
+        Config other = cfg;
+        other.seed = cfg.seed == 4 ? 5 : 4;
         std::string cmd = prog + " " + config_path;
+        std::vector<std::string> kept;
         for (const std::string& s : sets)
-            if (s.rfind("seed=", 0) != 0) cmd += " --set " + s;
-        cmd += " --seed " + std::to_string(other);
-        const std::string path = default_run_path(config_path, other);
-        if (fs::exists(path)) cmd += " --out " + (fs::path(out).parent_path() / ("seed" + std::to_string(other) + ".h5")).string();
+            if (s.rfind("seed=", 0) != 0) cmd += " --set " + s, kept.push_back(s);
+        cmd += " --seed " + std::to_string(other.seed);
+        const std::string path = default_run_path(config_path, other, kept);
+        if (fs::exists(path)) cmd += " --out " + (fs::path(out).parent_path() / ("seed" + std::to_string(other.seed) + ".h5")).string();
         std::printf("what to try: another seed:  %s\n", cmd.c_str());
     }
     const std::string sweep = (fs::path(prog).parent_path() / "ctr-sweep").string();
@@ -253,7 +255,7 @@ int run(int argc, char** argv) {
         std::printf("causal: loss %.3g -> %.3g without catch (L%dH%d), -> %.3g without the tag\n", result.causal.clean_loss,
                     result.causal.catch_ablated_loss, result.causal.layer, result.causal.head, result.causal.tag_ablated_loss);
     std::printf("verdict: %s\n", result.verdict.summary.c_str());
-    if (!result.verdict.success) explain_failure(result, argv[0], config_path, overrides, run->config().seed, out);
+    if (!result.verdict.success) explain_failure(result, argv[0], config_path, overrides, run->config(), out);
     return 0;
 }
 

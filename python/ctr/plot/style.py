@@ -21,7 +21,7 @@ RC = {
 
 # One colour per quantity, used by every figure (Okabe-Ito, readable in grey and by
 # colour-blind readers).
-COLOURS = {"catch": "#0072B2", "tag": "#009E73", "release": "#E69F00", "solved": "#000000",
+COLOURS = {"catch": "#0072B2", "tag": "#009E73", "release": "#E69F00", "solved": "#000000", "mechanism": "#CC79A7",
            "loss": "#555555", "before": "#56B4E9", "after": "#D55E00", "sep": "#CC0000",
            "bos": "#000000", "success": "#0072B2", "failure": "#D55E00"}
 CMAP_ATTENTION = "viridis"
