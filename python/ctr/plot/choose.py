@@ -3,7 +3,8 @@ the steps where catch, tag, release and solved appeared (or were lost), so the w
 in which the mechanism forms is never skipped (docs/plots.md, "Which snapshots")."""
 import numpy as np
 
-from ..run import EMERGENCE_NAMES
+# The mechanism's events are those of catch and release together, already shown.
+EVENT_NAMES = ("catch", "tag", "release", "solved")
 
 MAX_COLUMNS = 7
 
@@ -13,7 +14,7 @@ def events(run):
     held, the step it held from to the end (when later), and the step it was lost.
     Sorted by step; steps are as the run reports them (solved: a metrics step)."""
     out = []
-    for name in EMERGENCE_NAMES:
+    for name in EVENT_NAMES:
         e = run.emergence.get(name) or {}
         if not e.get("measured"):
             continue
