@@ -273,7 +273,7 @@ TEST_CASE("SIGHUP and SIGTERM stop a run like Ctrl-C, resumable", "[reliability]
                 const int code = c.wait();
                 INFO(c.err());
                 CHECK(code == 130);
-                CHECK_THAT(c.err(), Catch::Matchers::Contains("resume with: ctr-train --resume run.h5"));
+                CHECK_THAT(c.err(), Catch::Matchers::Contains("resume with: " + std::string(CTR_BINARY_DIR) + "/ctr-train --resume run.h5"));
             }
             CHECK(status_of(t.path("run.h5")) == "interrupted");
             const Result r = run_ctr({"--resume", "run.h5", "--quiet"}, t.dir);
