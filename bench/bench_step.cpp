@@ -136,7 +136,7 @@ Result run(const BenchConfig& c, const Options& opt) {
     ctr::Rng init_rng = ctr::make_stream(1, ctr::Stream::kInit);
     ctr::Rng data_rng = ctr::make_stream(1, ctr::Stream::kTrainData);
     std::vector<ctr::real> params;
-    ctr::init_params_random(params, model.layout(), c.model, init_rng);
+    ctr::init_params_random(params, model.layout(), init_rng);
     const ctr::Batch batch = ctr::as_batch(ctr::generate_sequences(c.task, c.batch, data_rng));
     std::vector<ctr::real> grads(params.size());
     volatile double sink = 0;

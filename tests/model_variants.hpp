@@ -68,7 +68,7 @@ inline std::vector<Variant> model_variants(int seq_len) {
 inline std::vector<real> jittered_params(const Transformer& model, uint64_t seed) {
     Rng rng = make_stream(seed, Stream::kInit);
     std::vector<real> params;
-    init_params_random(params, model.layout(), model.config(), rng);
+    init_params_random(params, model.layout(), rng);
     boost::random::normal_distribution<double> jitter(0.0, 0.3);
     for (auto& p : params) p += static_cast<real>(jitter(rng));
     return params;

@@ -203,7 +203,7 @@ TEST_CASE("compute_mechanism agrees with catch and release recomputed from the r
             Rng init = make_stream(3, Stream::kInit), data = make_stream(3, Stream::kProbe);
             Transformer model(c.model, c.task.seq_len, c.task.bos, 16);
             std::vector<real> params;
-            init_params_random(params, model.layout(), c.model, init);
+            init_params_random(params, model.layout(), init);
             const Batch probe = as_batch(generate_sequences(c.task, 16, data));
             const real loss = model.forward(params.data(), probe);
             const MechanismMetrics m = compute_mechanism(model, params.data(), probe, AnalysisConfig{});

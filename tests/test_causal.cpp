@@ -37,7 +37,7 @@ TEST_CASE("causal: without intervention the loss is the plain forward loss", "[c
     Setup s(cfg);
     std::vector<real> p;
     Rng init = make_stream(1, Stream::kInit);
-    init_params_random(p, s.model.layout(), cfg.model, init);
+    init_params_random(p, s.model.layout(), init);
     const real plain = s.model.forward(p.data(), s.probe);
     const std::vector<real> out = s.model.activations().output;
 
@@ -65,7 +65,7 @@ TEST_CASE("causal: the catch ablation and the tag projection hooks", "[causal]")
     Setup s(cfg, 8);
     std::vector<real> p;
     Rng init = make_stream(2, Stream::kInit);
-    init_params_random(p, s.model.layout(), cfg.model, init);
+    init_params_random(p, s.model.layout(), init);
     const int T = s.probe.T, H = 2, Dh = cfg.model.d_head, HD = H * Dh, D = cfg.model.d_model;
     s.model.forward(p.data(), s.probe);
     const std::vector<real> clean = s.model.activations().blocks[0].pattern;

@@ -142,7 +142,7 @@ TEST_CASE("theorem71: the metrics see catch, tag and release, a random init fail
 
     std::vector<real> random;
     Rng init = make_stream(21, Stream::kInit);
-    init_params_random(random, model.layout(), mc, init);
+    init_params_random(random, model.layout(), init);
     model.forward(random.data(), probe);
     const MechanismMetrics r = compute_mechanism(model, random.data(), probe, ac);
     const Verdict vr = judge(r, r.rel_error, ac);

@@ -52,27 +52,14 @@ void truncate_series(hid_t group, hsize_t n) {
     }
 }
 
-// The axis names of a parameter tensor, after TransformerLens (blocks.0.attn.W_Q is
-// [head, d_model, d_head]); "dim<i>" for a tensor this table does not know.
+// The axis names of a parameter tensor, as its TensorSpec gives them
+// (model/params.cpp, after TransformerLens: blocks.0.attn.W_Q is [head, d_model, d_head]).
 h5::Axes param_axes(const TensorSpec& t) {
-    const std::string leaf = t.name.substr(t.name.rfind('.') + 1);
-    const bool in_norm = t.name.find(".ln") != std::string::npos || t.name.rfind("ln_final.", 0) == 0;
     h5::Axes axes;
-    if (leaf == "W_Q" || leaf == "W_K" || leaf == "W_V") axes = {"head", "d_model", "d_head"};
-    else if (leaf == "W_O") axes = {"head", "d_head", "d_model"};
-    else if (leaf == "b_Q" || leaf == "b_K" || leaf == "b_V") axes = {"head", "d_head"};
-    else if (leaf == "W_pos") axes = {"pos", "d_model"};
-    else if (leaf == "W_in") axes = {"d_model", "d_mlp"};
-    else if (leaf == "b_in") axes = {"d_mlp"};
-    else if (leaf == "W_out") axes = {"d_mlp", "d_model"};
-    else if (leaf == "b_U") axes = {"out"};
-    else if (t.name.find("q_norm.") != std::string::npos || t.name.find("k_norm.") != std::string::npos) axes = {"d_head"};
-    else if (in_norm || leaf == "w_num" || leaf == "b_num" || leaf == "e_sep" || leaf == "e_bos" || leaf == "b_O" ||
-             leaf == "b_out" || leaf == "W_U")
-        axes = {"d_model"};
-    if (axes.size() != t.shape.size()) {
-        axes.clear();
-        for (size_t i = 0; i < t.shape.size(); ++i) axes.push_back("dim" + std::to_string(i));
+    for (size_t start = 0; start <= t.axes.size();) {
+        const size_t comma = std::min(t.axes.find(',', start), t.axes.size());
+        axes.push_back(t.axes.substr(start, comma - start));
+        start = comma + 1;
     }
     return axes;
 }

@@ -11,9 +11,23 @@
 
 namespace ctr {
 
+// How init_params_random (model/init.hpp) sets a tensor, after PyTorch's default for
+// the layer it stands in for.
+enum class InitRule {
+    kZero,           // biases
+    kOne,            // norm gains
+    kNormal,         // N(0, 1), as nn.Embedding
+    kUniformFanIn,   // U(-1/sqrt(fan_in), 1/sqrt(fan_in)), as nn.Linear
+};
+
+// One named tensor of the flat buffer, described where the layout creates it: the
+// run file takes its axis names from here and init its rule.
 struct TensorSpec {
     std::string name;             // e.g. "blocks.0.attn.W_Q"
     std::vector<int> shape;       // row-major
+    std::string axes;             // one name per axis, comma-separated, e.g. "head,d_model,d_head"
+    InitRule init = InitRule::kZero;
+    int fan_in = 0;               // kUniformFanIn only
     size_t offset = 0;            // into the flat buffer
     size_t size = 0;              // product of shape
 };
@@ -54,7 +68,7 @@ public:
     std::vector<BlockOffsets> blocks;
 
 private:
-    size_t add(const std::string& name, std::vector<int> shape);
+    size_t add(const std::string& name, std::vector<int> shape, std::string axes, InitRule init, int fan_in = 0);
     std::vector<TensorSpec> tensors_;
     size_t total_ = 0;
 };

@@ -75,7 +75,7 @@ Trainer::Trainer(const Config& cfg)
         state_.params = theorem71_params(layout(), cfg.model, cfg.model.init_tag_scale);
     } else {
         Rng init_rng = make_stream(cfg.seed, Stream::kInit);
-        init_params_random(state_.params, layout(), cfg.model, init_rng);
+        init_params_random(state_.params, layout(), init_rng);
     }
     state_.opt = make_optimizer_state(cfg.train, layout().total());
     grads_.assign(layout().total(), real(0));
