@@ -244,23 +244,27 @@ MechanismMetrics compute_mechanism(const Transformer& model, const real* params,
         m.rel_error = m.target_var > 0 ? m.mse / m.target_var : 0.0;
     }
 
-    // the catch/release pair
-    bool found = false;
-    for (int l1 = 0; l1 < L; ++l1)
-        for (int l2 = l1 + 1; l2 < L; ++l2)
-            for (int h1 = 0; h1 < H; ++h1)
-                for (int h2 = 0; h2 < H; ++h2) {
-                    const double s = std::min(m.get(m.catch_score, l1, h1), m.get(m.release, l2, h2));
-                    if (!found || s > m.pair_score) {
-                        found = true;
-                        m.pair_score = s;
-                        m.catch_layer = l1;
-                        m.catch_head = h1;
-                        m.release_layer = l2;
-                        m.release_head = h2;
-                    }
-                }
+    const CatchReleasePair pair = find_catch_release_pair(m);
+    m.catch_layer = pair.catch_layer;
+    m.catch_head = pair.catch_head;
+    m.release_layer = pair.release_layer;
+    m.release_head = pair.release_head;
+    m.pair_score = pair.score;
     return m;
+}
+
+CatchReleasePair find_catch_release_pair(const MechanismMetrics& m, const PairThresholds* thresholds) {
+    CatchReleasePair p;
+    for (int l1 = 0; l1 < m.n_layers; ++l1)
+        for (int l2 = l1 + 1; l2 < m.n_layers; ++l2)
+            for (int h1 = 0; h1 < m.n_heads; ++h1)
+                for (int h2 = 0; h2 < m.n_heads; ++h2) {
+                    const double c = m.get(m.catch_score, l1, h1), r = m.get(m.release, l2, h2);
+                    if (thresholds && !(c >= thresholds->catch_threshold && r >= thresholds->release_threshold)) continue;
+                    const double s = std::min(c, r);
+                    if (!p.found || s > p.score) p = {true, l1, h1, l2, h2, s};
+                }
+    return p;
 }
 
 }  // namespace ctr

@@ -65,14 +65,27 @@ struct MechanismMetrics {
     double target_var = 0;                 // the MSE of predicting the mean supervised target
     double rel_error = 0;                  // mse / target_var (0 when target_var is 0)
 
-    // The catch/release pair: l1 < l2 and heads maximising min(catch[l1,h1], release[l2,h2]);
-    // -1 with fewer than two layers.
+    // find_catch_release_pair without thresholds; -1 with fewer than two layers.
     int catch_layer = -1, catch_head = -1, release_layer = -1, release_head = -1;
     double pair_score = 0;
 
     size_t lh(int l, int h) const { return static_cast<size_t>(l) * n_heads + h; }
     double get(const std::vector<double>& v, int l, int h) const { return v[lh(l, h)]; }
 };
+
+// A catch head and a later release head: layers l1 < l2 and heads h1, h2 maximising
+// score = min(catch[l1,h1], release[l2,h2]), the first in (l1, l2, h1, h2) order on a
+// tie. With thresholds, only pairs with catch >= catch_threshold and release >=
+// release_threshold count. found is false when no pair counts (or fewer than 2 layers).
+struct CatchReleasePair {
+    bool found = false;
+    int catch_layer = -1, catch_head = -1, release_layer = -1, release_head = -1;
+    double score = 0;
+};
+struct PairThresholds {
+    double catch_threshold, release_threshold;
+};
+CatchReleasePair find_catch_release_pair(const MechanismMetrics& m, const PairThresholds* thresholds = nullptr);
 
 // model: has just run forward(params, probe); params: the same flat parameters.
 MechanismMetrics compute_mechanism(const Transformer& model, const real* params, const Batch& probe,

@@ -29,25 +29,14 @@ Verdict judge(const MechanismMetrics& m, double rel_error, const AnalysisConfig&
     Verdict v;
     v.rel_error = rel_error;
     v.solved = rel_error < cfg.success_rel_error;
-    v.catch_layer = m.catch_layer;
-    v.catch_head = m.catch_head;
-    v.release_layer = m.release_layer;
-    v.release_head = m.release_head;
-    double best = -1;
-    for (int l1 = 0; l1 < m.n_layers; ++l1)
-        for (int l2 = l1 + 1; l2 < m.n_layers; ++l2)
-            for (int h1 = 0; h1 < m.n_heads; ++h1)
-                for (int h2 = 0; h2 < m.n_heads; ++h2) {
-                    const double c = m.get(m.catch_score, l1, h1), r = m.get(m.release, l2, h2);
-                    if (c >= cfg.catch_threshold && r >= cfg.release_threshold && std::min(c, r) > best) {
-                        best = std::min(c, r);
-                        v.mechanism = true;
-                        v.catch_layer = l1;
-                        v.catch_head = h1;
-                        v.release_layer = l2;
-                        v.release_head = h2;
-                    }
-                }
+    // The strongest pair passing both thresholds; else the strongest pair (m's).
+    const PairThresholds t{cfg.catch_threshold, cfg.release_threshold};
+    const CatchReleasePair passing = find_catch_release_pair(m, &t);
+    v.mechanism = passing.found;
+    v.catch_layer = passing.found ? passing.catch_layer : m.catch_layer;
+    v.catch_head = passing.found ? passing.catch_head : m.catch_head;
+    v.release_layer = passing.found ? passing.release_layer : m.release_layer;
+    v.release_head = passing.found ? passing.release_head : m.release_head;
     if (v.catch_layer >= 0) {
         v.catch_score = m.get(m.catch_score, v.catch_layer, v.catch_head);
         v.tag_separation = m.get(m.tag_separation, v.catch_layer, v.catch_head);
