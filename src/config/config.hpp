@@ -69,6 +69,16 @@ struct TaskConfig {
     int probe_size = 16;
 };
 
+// The range of [SEP] positions a task config allows: [first, last]; empty when
+// first > last (validate_config rejects that).
+struct SepRange {
+    int first, last;
+};
+inline SepRange sep_range(const TaskConfig& cfg) {
+    const int first_number = cfg.bos ? 1 : 0;
+    return {first_number + cfg.min_before_sep, cfg.seq_len - 1 - cfg.min_after_sep};
+}
+
 struct TrainConfig {
     OptimizerKind optimizer = OptimizerKind::kAdamW;
     double lr = 5e-2;

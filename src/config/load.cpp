@@ -17,7 +17,6 @@
 #include <sstream>
 
 #include "config/keys.hpp"
-#include "task/averaging.hpp"
 
 namespace ctr {
 

@@ -8,11 +8,6 @@
 
 namespace ctr {
 
-SepRange sep_range(const TaskConfig& cfg) {
-    const int first_number = cfg.bos ? 1 : 0;
-    return {first_number + cfg.min_before_sep, cfg.seq_len - 1 - cfg.min_after_sep};
-}
-
 SequenceSet generate_sequences(const TaskConfig& cfg, int n, Rng& rng) {
     const int T = cfg.seq_len;
     SequenceSet s;

@@ -20,12 +20,6 @@ struct SequenceSet {
     std::vector<int> sep_pos;      // (n)
 };
 
-// The range of [SEP] positions the config allows: [first, last]. Empty when first > last.
-struct SepRange {
-    int first, last;
-};
-SepRange sep_range(const TaskConfig& cfg);
-
 // Draws n sequences from rng: for each, the [SEP] position, then its numbers in order.
 SequenceSet generate_sequences(const TaskConfig& cfg, int n, Rng& rng);
 
