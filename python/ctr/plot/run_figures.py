@@ -33,10 +33,14 @@ def run_title(run):
 
 
 def curve_specs(run):
-    """CURVES plus any further tag measure the snapshot headline has (each on its own axis)."""
+    """CURVES plus `tag_lda` (the direction-free tag measure, which the tag threshold
+    applies to) when the file has it, and any further tag measure of the snapshot
+    headline, each on its own axis."""
     specs = list(CURVES)
     for name in run.headline.data_vars:
-        if name.startswith("tag") and name != "tag_separation":
+        if name == "tag_lda":
+            specs.append((name, "headline", "tag LDA d'", False, "tag_threshold"))
+        elif name.startswith("tag") and name != "tag_separation":
             specs.append((name, "headline", name.replace("_", " "), False, None))
     return specs
 
@@ -63,7 +67,7 @@ def mark_events(ax, run, with_labels=False):
             if step is None or (key == "held_from" and step == e.get("first")):
                 continue
             word = {"first": "first", "held_from": "held from", "lost": "lost"}[key]
-            line = ax.axvline(step, color=COLOURS[name], ls=ls, lw=0.9, alpha=0.8,
+            line = ax.axvline(step, color=COLOURS.get(name, "#CC79A7"), ls=ls, lw=0.9, alpha=0.8,
                               label=f"{name} {word} {step}", gid=f"event:{name}:{key}")
             handles.append(line)
     return handles

@@ -11,7 +11,9 @@ from . import arrays, style
 from .run_figures import step_axis
 from .style import COLOURS
 
-STEP_COLUMNS = [("catch_step", "catch"), ("tag_step", "tag"), ("release_step", "release"), ("solved_step", "solved")]
+# the emergence-step columns of the index drawn (those the index has)
+STEP_COLUMNS = [("catch_step", "catch"), ("tag_step", "tag"), ("release_step", "release"),
+                ("mechanism_step", "mechanism"), ("solved_step", "solved")]
 
 
 def swept_keys(df):
@@ -95,15 +97,16 @@ def steps_figure(df, title=""):
     ticks = [", ".join(str(v) for v in done[done["point"] == p].iloc[0][keys]) if keys else "all runs"
              for p in points]
     fig = style.figure(style.TEXT_WIDTH, 2.4 + 0.06 * max(map(len, ticks)))
-    axes = fig.subplots(1, len(STEP_COLUMNS), sharey=True)
+    columns = [(c, n) for c, n in STEP_COLUMNS if c in done.columns]
+    axes = np.atleast_1d(fig.subplots(1, len(columns), sharey=True, squeeze=False)[0])
     rng = np.random.default_rng(0)  # jitter only; fixed so figures are reproducible
-    for ax, (col, name) in zip(axes, STEP_COLUMNS):
+    for ax, (col, name) in zip(axes, columns):
         for xi, p in enumerate(points):
             rows = done[done["point"] == p] if keys else done
             steps = rows[col].values if col in rows else np.zeros(0)
             reached = steps[steps >= 0]
             x = xi + rng.uniform(-0.15, 0.15, reached.size)
-            ax.scatter(x, reached, s=8, color=COLOURS[name], alpha=0.8, linewidths=0, gid=f"steps:{col}:{p}")
+            ax.scatter(x, reached, s=8, color=COLOURS.get(name, "#CC79A7"), alpha=0.8, linewidths=0, gid=f"steps:{col}:{p}")
             if reached.size:
                 ax.hlines(np.median(reached), xi - 0.3, xi + 0.3, color="black", lw=1.2, gid=f"median:{col}:{p}")
             ax.annotate(f"{reached.size}/{steps.size}", (xi, 1.0), xycoords=("data", "axes fraction"),
