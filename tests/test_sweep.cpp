@@ -122,7 +122,8 @@ TEST_CASE("sweep files: grid product, seeds, --set axes and run names", "[sweep]
     CHECK(c.train.lr == 0.01);
     CHECK(c.seed == 17);
     CHECK(c.train.steps == 40);
-    CHECK(c.log.snapshot_every == 100);  // the sweep's lighter snapshot schedule
+    CHECK(c.log.snapshot_every == 200);  // the sweep's lighter log
+    CHECK_FALSE(c.log.eval_set);
 
     // --set a,b,c replaces an axis or adds one; one value fixes a key; --seeds replaces seeds.
     const ctr::SweepSpec s2 = spec_from(t, tiny_sweep("grid:\n  model.d_model: [2, 4]\n", "0..2"),

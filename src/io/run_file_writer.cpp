@@ -155,7 +155,13 @@ void write_skeleton(hid_t root, const RunStart& start) {
     h5::set_attr(root, kBoostVersion, p.boost_version);
 
     write_batch(root, kProbe, probe, "the fixed probe batch every snapshot runs on");
-    write_batch(root, kEval, start.eval, "the held-out evaluation set of /metrics/eval_loss");
+    if (cfg.log.eval_set) {
+        write_batch(root, kEval, start.eval, "the held-out evaluation set of /metrics/eval_loss");
+    } else {  // the sequences follow from the seed and the task keys; a sweep leaves them out
+        h5::Handle g = h5::create_group(root, kEval);
+        h5::set_attr(g.get(), "note", std::string("the held-out evaluation set of /metrics/eval_loss; its sequences "
+                                                  "are not stored (log.eval_set false)"));
+    }
     h5::set_attr(h5::open_group(root, kEval).get(), kBaselineMse, start.baseline_mse);
     {
         h5::Handle g = h5::create_group(root, kMetrics);
