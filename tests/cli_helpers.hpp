@@ -36,6 +36,21 @@ inline std::string ctr_train_path() { return std::string(CTR_BINARY_DIR) + "/ctr
 inline std::string source_path(const std::string& rel) { return std::string(CTR_SOURCE_DIR) + "/" + rel; }
 inline std::string minimal_config() { return source_path("configs/minimal.yaml"); }
 
+// Command lines: a with b appended; --set flags from "key=value" pairs.
+inline std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+}
+
+inline std::vector<std::string> sets(const std::vector<std::string>& kv) {
+    std::vector<std::string> out;
+    for (const std::string& s : kv) {
+        out.push_back("--set");
+        out.push_back(s);
+    }
+    return out;
+}
+
 // A fresh directory under the system temp dir, removed (with everything in it) at the end.
 struct TempDir {
     fs::path dir;

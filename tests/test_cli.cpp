@@ -21,11 +21,6 @@ const std::vector<std::string> kSmall = {"--quiet",
                                          "--set", "train.eval_every=10",
                                          "--set", "log.checkpoint_every=20"};
 
-std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& b) {
-    a.insert(a.end(), b.begin(), b.end());
-    return a;
-}
-
 // Nothing that looks like a run file (or the default runs/ directory) below dir, other
 // than the files the test put there itself.
 void require_no_run_file(const TempDir& t, const std::vector<std::string>& allowed = {}) {

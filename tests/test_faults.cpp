@@ -27,20 +27,6 @@ int iterations() {
     return n > 0 ? n : 1;
 }
 
-std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& b) {
-    a.insert(a.end(), b.begin(), b.end());
-    return a;
-}
-
-std::vector<std::string> sets(const std::vector<std::string>& kv) {
-    std::vector<std::string> out;
-    for (const std::string& s : kv) {
-        out.push_back("--set");
-        out.push_back(s);
-    }
-    return out;
-}
-
 // About half a second unloaded: flushes every 50 steps, a checkpoint every 100,
 // snapshots every 30 steps.
 std::vector<std::string> run_settings(int steps) {

@@ -17,20 +17,6 @@ using namespace ctr_test;
 
 namespace {
 
-std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& b) {
-    a.insert(a.end(), b.begin(), b.end());
-    return a;
-}
-
-std::vector<std::string> sets(const std::vector<std::string>& kv) {
-    std::vector<std::string> out;
-    for (const std::string& s : kv) {
-        out.push_back("--set");
-        out.push_back(s);
-    }
-    return out;
-}
-
 // A quick run: 40 steps, a checkpoint every 20.
 const std::vector<std::string> kSmall = sets({"train.steps=40", "task.train_size=256", "train.batch_size=64",
                                               "task.eval_size=64", "task.probe_size=4", "train.eval_every=10",

@@ -28,21 +28,6 @@ using ctr::Trainer;
 
 namespace {
 
-std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& b) {
-    a.insert(a.end(), b.begin(), b.end());
-    return a;
-}
-
-// --set flags from "key=value" pairs.
-std::vector<std::string> sets(const std::vector<std::string>& kv) {
-    std::vector<std::string> out;
-    for (const std::string& s : kv) {
-        out.push_back("--set");
-        out.push_back(s);
-    }
-    return out;
-}
-
 // Every dataset of a and b below group: the same names, shapes and bytes. Also
 // compares the attributes of /checkpoint.
 void require_same_datasets(const std::string& a_path, const std::string& b_path, const std::string& group) {
