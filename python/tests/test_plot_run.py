@@ -214,6 +214,12 @@ class MovieFrames(unittest.TestCase):
         if shutil.which("ffmpeg"):
             self.assertEqual(written[1], os.path.join(out, "m.mp4"))
             self.assertGreater(os.path.getsize(written[1]), 1000)
+            # One MP4 frame per snapshot, as in the GIF (ffprobe ships with ffmpeg).
+            import subprocess
+            frames = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
+                                     "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", written[1]],
+                                    capture_output=True, text=True, check=True).stdout.strip()
+            self.assertEqual(int(frames), n)
         m = ctr.plot.Movie(run, seq=2)
         i = n // 2
         m.frame(i)
