@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cli/common/exit_codes.hpp"
+#include "cli/common/flags.hpp"
 #include "config/load.hpp"
 #include "io/run_file_reader.hpp"
 #include "training/trainer.hpp"
@@ -277,17 +278,12 @@ int main(int argc, char** argv) {
         ("json", "print one JSON array, an object per run")
         ("csv", "print a CSV table, a row per run")
         ("quiet,q", "print one line per run: path, status and verdict summary");
-    po::options_description all;
     std::vector<std::string> paths;
-    all.add(flags).add_options()("run", po::value(&paths)->composing());
-    po::positional_options_description positional;
-    positional.add("run", -1);
     po::variables_map vm;
     try {
-        po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), vm);
-        po::notify(vm);
-    } catch (const po::error& e) {
-        std::fprintf(stderr, "ctr-inspect: error: %s\n%s", e.what(), kUsage);
+        vm = parse_command_line({argv + 1, argv + argc}, flags, "run", po::value(&paths)->composing(), -1, kUsage);
+    } catch (const UsageError& e) {
+        std::fprintf(stderr, "ctr-inspect: error: %s", e.what());
         return kExitUsage;
     }
     if (vm.count("help")) {

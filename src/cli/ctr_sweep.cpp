@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/common/flags.hpp"
 #include "config/load.hpp"
 #include "io/h5.hpp"
 #include "run/sweep_driver.hpp"
@@ -26,10 +27,6 @@ const char* const kUsage =
     "       ctr-sweep collect DIR\n"
     "       ctr-sweep submit SWEEP.yaml --array N [--out DIR] [--set ...] [--seeds ...] [--dry-run] [-- SBATCH_OPTIONS...]\n";
 
-struct Usage : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
 // The binaries beside this one.
 fs::path self_dir() {
     std::error_code ec;
@@ -43,7 +40,7 @@ int run(int argc, char** argv) {
     std::vector<std::string> args(argv + 1, argv + argc);
     if (!args.empty() && (args[0] == "status" || args[0] == "collect")) {
         if (args.size() != 2 || args[1].empty() || args[1][0] == '-')
-            throw Usage("ctr-sweep " + args[0] + ": expected the sweep directory, e.g. ctr-sweep " + args[0] +
+            throw UsageError("ctr-sweep " + args[0] + ": expected the sweep directory, e.g. ctr-sweep " + args[0] +
                         " sweeps/phase\n" + kUsage);
         return args[0] == "status" ? sweep_status(args[1]) : sweep_collect(args[1]);
     }
@@ -52,7 +49,7 @@ int run(int argc, char** argv) {
     // After "--": sbatch's options (submit only).
     std::vector<std::string> sbatch_args;
     if (const auto dd = std::find(args.begin(), args.end(), "--"); dd != args.end()) {
-        if (!submit) throw Usage("'--' separates sbatch options, which only ctr-sweep submit takes\n" + std::string(kUsage));
+        if (!submit) throw UsageError("'--' separates sbatch options, which only ctr-sweep submit takes\n" + std::string(kUsage));
         sbatch_args.assign(dd + 1, args.end());
         args.erase(dd, args.end());
     }
@@ -71,37 +68,23 @@ int run(int argc, char** argv) {
         ("quiet,q", "no progress lines")
         ("array", po::value(&array), "submit: tasks in the Slurm job array")
         ("dry-run", "submit: print the sbatch scripts and commands, submit nothing");
-    po::options_description hidden;
     std::string sweep_path;
-    hidden.add_options()("sweep", po::value(&sweep_path));
-    po::options_description all;
-    all.add(flags).add(hidden);
-    po::positional_options_description positional;
-    positional.add("sweep", 1);
-    po::variables_map vm;
-    try {
-        std::vector<const char*> cargv = {argv[0]};
-        for (const std::string& a : args) cargv.push_back(a.c_str());
-        po::store(po::command_line_parser(static_cast<int>(cargv.size()), cargv.data()).options(all).positional(positional).run(), vm);
-        po::notify(vm);
-    } catch (const po::error& e) {
-        throw Usage(std::string(e.what()) + "\n" + kUsage);
-    }
+    const po::variables_map vm = parse_command_line(args, flags, "sweep", po::value(&sweep_path), 1, kUsage);
     if (vm.count("help")) {
         std::cout << kUsage << "\n" << flags << "\nSweep files, the index and Slurm: docs/sweeps.md.\n";
         return 0;
     }
-    if (sweep_path.empty()) throw Usage(std::string("missing SWEEP.yaml\n") + kUsage);
-    if (vm.count("out") && out.empty()) throw Usage("--out: expected a directory, got an empty string");
-    if (vm.count("seeds") && seeds.empty()) throw Usage("--seeds: expected a range 0..99 or a list 0,4,5, got an empty string");
+    if (sweep_path.empty()) throw UsageError(std::string("missing SWEEP.yaml\n") + kUsage);
+    if (vm.count("out") && out.empty()) throw UsageError("--out: expected a directory, got an empty string");
+    if (vm.count("seeds") && seeds.empty()) throw UsageError("--seeds: expected a range 0..99 or a list 0,4,5, got an empty string");
     if (out.empty()) out = default_dir(sweep_path);
 
     const SweepSpec spec = load_sweep(sweep_path, sets, seeds);
     if (submit) {
         if (!vm.count("array") || array < 1 || array > 1'000'000)
-            throw Usage("submit: --array N: expected the number of array tasks, a whole number from 1 to 1000000");
+            throw UsageError("submit: --array N: expected the number of array tasks, a whole number from 1 to 1000000");
         if (vm.count("jobs") || vm.count("shard"))
-            throw Usage("submit: --jobs and --shard do not apply; each task runs its shard with the CPUs Slurm gives it");
+            throw UsageError("submit: --jobs and --shard do not apply; each task runs its shard with the CPUs Slurm gives it");
         SubmitOptions opt;
         opt.dir = out;
         opt.array = array;
@@ -110,8 +93,8 @@ int run(int argc, char** argv) {
         opt.sweep_exe = (self_dir() / "ctr-sweep").string();
         return submit_sweep(spec, opt);
     }
-    if (vm.count("array") || vm.count("dry-run")) throw Usage("--array and --dry-run are for ctr-sweep submit\n" + std::string(kUsage));
-    if (vm.count("jobs") && (jobs < 1 || jobs > 4096)) throw Usage("--jobs: expected a whole number from 1 to 4096");
+    if (vm.count("array") || vm.count("dry-run")) throw UsageError("--array and --dry-run are for ctr-sweep submit\n" + std::string(kUsage));
+    if (vm.count("jobs") && (jobs < 1 || jobs > 4096)) throw UsageError("--jobs: expected a whole number from 1 to 4096");
 
     SweepOptions opt;
     opt.dir = out;
@@ -128,7 +111,7 @@ int main(int argc, char** argv) {
     h5::init_library();
     try {
         return run(argc, argv);
-    } catch (const Usage& e) {
+    } catch (const UsageError& e) {
         std::fprintf(stderr, "ctr-sweep: error: %s\n", e.what());
         return kSweepExitUsage;
     } catch (const ConfigError& e) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cli/common/exit_codes.hpp"
+#include "cli/common/flags.hpp"
 #include "cli/common/interrupt.hpp"
 #include "cli/common/progress.hpp"
 #include "config/load.hpp"
@@ -26,10 +27,6 @@ namespace {
 // More threads than this gain nothing (the batch is cut into at most 8 shards) and,
 // far beyond, crash the OpenMP runtime.
 constexpr int kMaxThreads = 64;
-
-struct UsageError : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
 
 // Measured with this build: docs/metrics.md ("How often the mechanism forms").
 const char* const kMinimalSeedRate = "seeds 4, 5 and 9 of 0-9, 30 of 0-59";
@@ -136,20 +133,9 @@ int run(int argc, char** argv) {
         ("max-memory", po::value<std::string>(), "refuse runs estimated to need more memory than this (default 4G)")
         ("max-file-size", po::value<std::string>(), "refuse runs whose file is estimated above this (default 2G)")
         ("quiet,q", "print only the final summary");
-    po::options_description hidden;
     std::string config_path;
-    hidden.add_options()("config", po::value(&config_path));
-    po::options_description all;
-    all.add(flags).add(hidden);
-    po::positional_options_description positional;
-    positional.add("config", 1);
-    po::variables_map vm;
-    try {
-        po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), vm);
-        po::notify(vm);
-    } catch (const po::error& e) {
-        throw UsageError(std::string(e.what()) + "\n" + kUsage);
-    }
+    const po::variables_map vm =
+        parse_command_line({argv + 1, argv + argc}, flags, "config", po::value(&config_path), 1, kUsage);
     if (vm.count("help")) {
         std::cout << kUsage << "\n" << flags << "\nConfig keys: docs/config.md. Run file layout: docs/hdf5-layout.md.\n";
         return 0;
