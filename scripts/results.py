@@ -11,6 +11,7 @@ A sweep that was not run leaves its block saying so.
 """
 import argparse
 import glob
+import itertools
 import math
 import os
 import re
@@ -21,6 +22,7 @@ import h5py
 import matplotlib
 import numpy as np
 import pandas as pd
+import yaml
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -106,6 +108,107 @@ def sweep(runs, name):
     return df[df.status == "complete"].copy()
 
 
+def fmt_value(v):
+    """A config value as --set takes it (pandas reads true as True)."""
+    if isinstance(v, (bool, np.bool_)):
+        return "true" if v else "false"
+    return str(v)
+
+
+def fixed_settings(runs, name):
+    """The config keys a sweep directory fixes with `set` (its sweep.yaml), log.* aside."""
+    path = os.path.join(runs, name, "sweep.yaml")
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        y = yaml.safe_load(f)
+    return {k: fmt_value(v) for k, v in (y.get("set") or {}).items() if not k.startswith("log.")}
+
+
+def settings(runs, name, df):
+    """(setting dict, runs) for every point of a sweep: its grid values plus what the sweep
+    fixes beyond its sweep file's base (e.g. region-N's --set)."""
+    fixed = fixed_settings(runs, name)
+    keys = [c for c in df.columns if "." in c]
+    out = []
+    for point, g in df.groupby("point", sort=False):
+        st = dict(fixed)
+        st.update({kk: fmt_value(g[kk].iloc[0]) for kk in keys})
+        out.append((st, g))
+    return out
+
+
+def label_of(st):
+    return ", ".join(f"{k}={v}" for k, v in st.items()) or "base"
+
+
+# ---------------------------------------------------------------------------------------
+# What scripts/results.sh runs next, from what has run.
+
+
+def print_seeds(runs, kind, count):
+    """The first `count` successful (kind 'success') or failed paper seeds, comma-separated."""
+    df = sweep(runs, "paper")
+    if df is None:
+        sys.exit("results.py: the paper sweep has not run")
+    df = df.sort_values("seed")
+    pick = df[df.success == (1 if kind == "success" else 0)].seed.head(count)
+    print(",".join(str(int(x)) for x in pick))
+
+
+def phase_points(runs):
+    """(rate, successes, complete, setting, sweep) of every phase point, and the paper
+    sweep's rate on the phase sweeps' seeds."""
+    pts, seeds = [], set()
+    for d in sorted(glob.glob(os.path.join(runs, "phase-*"))):
+        name = os.path.basename(d)
+        df = sweep(runs, name)
+        if df is None or df.empty:
+            continue
+        seeds |= set(df.seed)
+        for st, g in settings(runs, name, df):
+            pts.append((g.success.mean(), int(g.success.sum()), len(g), st, name))
+    base = sweep(runs, "paper")
+    base = base[base.seed.isin(seeds)] if base is not None else None
+    return pts, (base.success.mean() if base is not None and len(base) else float("nan"))
+
+
+def plan_region(runs, most=3):
+    """Combinations of the one-factor settings whose rate beat the paper setting's on the
+    same seeds: the best `most` settings on disjoint keys, every subset of two or more."""
+    pts, base = phase_points(runs)
+    chosen = []
+    for rate, _, _, st, _ in sorted(pts, key=lambda p: -p[0]):
+        if not rate > base or len(chosen) == most:
+            break
+        if all(not (set(st) & set(c)) for c in chosen):
+            chosen.append(st)
+    for size in range(2, len(chosen) + 1):
+        for combo in itertools.combinations(chosen, size):
+            merged = {}
+            for c in combo:
+                merged.update(c)
+            print(" ".join(f"--set {k}={v}" for k, v in merged.items()))
+
+
+def plan_confirm(runs):
+    """The setting with the highest rate among the phase points and region-N sweeps, if it
+    beats the paper setting; printed as --set options."""
+    pts, base = phase_points(runs)
+    for d in sorted(glob.glob(os.path.join(runs, "region-*"))):
+        name = os.path.basename(d)
+        df = sweep(runs, name)
+        if name == "region-confirm" or df is None or df.empty:
+            continue
+        for st, g in settings(runs, name, df):
+            pts.append((g.success.mean(), int(g.success.sum()), len(g), st, name))
+    if not pts:
+        return
+    rate, _, _, st, _ = max(pts, key=lambda p: p[0])
+    if rate > base:
+        print(" ".join(f"--set {k}={v}" for k, v in st.items()))
+
+
 def copy_csv(runs, name, page, which="points.csv"):
     src = os.path.join(runs, name, which)
     if os.path.exists(src):
@@ -143,6 +246,13 @@ def paper(runs, page):
             f"{df[df.success == 1].rel_error.median():.1e}. Seeds 0-9 alone: "
             f"{int(first10.success.sum())} of {len(first10)}. With a true rate of {p:.3f}, a batch of 10 seeds "
             f"gives at most 4 successes with probability {at_most_4:.2f}.")
+    d10 = df.assign(batch=df.seed // 10).groupby("batch").success.agg(["sum", "size"])
+    d10 = d10[d10["size"] == 10]
+    if len(d10):
+        counts = d10["sum"].value_counts().sort_index()
+        txt += (f" Over the {len(d10)} disjoint batches of 10 consecutive seeds, "
+                f"{int((d10['sum'] <= 4).sum())} have at most 4 successes; successes per batch: "
+                + ", ".join(f"{int(c)} in {int(v)} batches" for c, v in counts.items()) + ".")
     page.put("paper", txt)
 
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.4))
@@ -168,26 +278,31 @@ def paper(runs, page):
 
 
 def phase(runs, page, paper_df):
+    """One row per point of the phase sweeps, the region combinations and their
+    confirmation on fresh seeds, with the paper setting on the same seeds on top."""
     rows, plot = [], []
     seed_sets = []
     names = sorted(os.path.basename(d) for d in glob.glob(os.path.join(runs, "phase-*")))
-    names += sorted(os.path.basename(d) for d in glob.glob(os.path.join(runs, "region*")))
+    names += sorted((os.path.basename(d) for d in glob.glob(os.path.join(runs, "region-*"))),
+                    key=lambda n: (n == "region-confirm", n))
     for name in names:
         df = sweep(runs, name)
         if df is None or df.empty:
             continue
         copy_csv(runs, name, page)
-        if not name.startswith("region") and sorted(df.seed.unique()) not in seed_sets:
-            seed_sets.append(sorted(df.seed.unique()))
-        keys = [c for c in df.columns if "." in c]
-        for point, g in df.groupby("point", sort=False):
-            setting = ", ".join(f"{kk}={g[kk].iloc[0]}" for kk in keys)
-            rows.append(row_of(setting, g, name))
-            plot.append((setting, g))
+        seeds = sorted(int(x) for x in df.seed.unique())
+        if seeds not in seed_sets:
+            seed_sets.append(seeds)
+        for st, g in settings(runs, name, df):
+            label = label_of(st) + (f" (seeds {seeds[0]}..{seeds[-1]})" if name == "region-confirm" else "")
+            rows.append(row_of(label, g, name))
+            plot.append((label, g))
     n_base = 0
     if paper_df is not None:
         for seeds in sorted(seed_sets, key=len, reverse=True):
             b = paper_df[paper_df.seed.isin(seeds)]
+            if b.empty:
+                continue
             label = f"paper setting, seeds {min(seeds)}..{max(seeds)}"
             rows.insert(n_base, row_of(label, b, "paper"))
             plot.insert(n_base, (label, b))
@@ -231,7 +346,7 @@ def formation(runs, page):
     paper sweep (every 100 and 50 steps)."""
     parts, fig_curves = [], None
     for name, what in (("formation", "a snapshot and an evaluation every 10 steps"),
-                       ("paper", "a snapshot every 100 steps, an evaluation every 50")):
+                       ("paper", "a snapshot every 200 steps, the sweep default; an evaluation every 50")):
         df = sweep(runs, name)
         if df is None or df.empty:
             parts.append(f"_`{name}` sweep not run_")
@@ -324,7 +439,7 @@ def init_predictors(runs, page, paper_df):
             p = {k: s["params"][k][0] for k in ("blocks.0.attn.W_Q", "blocks.0.attn.W_K", "embed.b_num",
                                                  "embed.e_sep", "embed.w_num", "unembed.W_U")}
             hl = {k: s["headline"][k][:] for k in ("catch", "release", "tag_separation", "probe_rel_error")}
-        i100 = int(np.flatnonzero(steps == 100)[0]) if (steps == 100).any() else None
+        i1 = 1 if len(steps) > 1 else None          # the first snapshot after step 0
         wq, wk = p["blocks.0.attn.W_Q"][0], p["blocks.0.attn.W_K"][0]
         q = p["embed.b_num"] @ wq
         gap = q @ (p["embed.e_sep"] @ wk) - q @ (p["embed.b_num"] @ wk)
@@ -338,8 +453,8 @@ def init_predictors(runs, page, paper_df):
             "norm of e_sep": np.linalg.norm(p["embed.e_sep"]),
             "norm of w_num": np.linalg.norm(p["embed.w_num"]),
             "norm of W_U": np.linalg.norm(p["unembed.W_U"]),
-            "catch at step 100 (not init)": hl["catch"][i100] if i100 is not None else np.nan,
-            "release at step 100 (not init)": hl["release"][i100] if i100 is not None else np.nan,
+            f"catch at step {steps[1] if i1 else '-'} (not init)": hl["catch"][i1] if i1 else np.nan,
+            f"release at step {steps[1] if i1 else '-'} (not init)": hl["release"][i1] if i1 else np.nan,
         })
     f = pd.DataFrame(feats)
     y = f.success.values == 1
@@ -364,22 +479,30 @@ def init_predictors(runs, page, paper_df):
 # ---------------------------------------------------------------------------------------
 
 
+def became(r):
+    """What a run that ends without the mechanism turned into (final values)."""
+    if r.catch >= 0.9 and r.release < 0.9:
+        return "sink without release"
+    if r.catch >= 0.9 and r.release >= 0.9:
+        return "mechanism, error above 0.01"
+    if r.rel_error < 0.01:
+        return "solved without the mechanism"
+    if r.rel_error >= 0.3:
+        return "back on the plateau (error >= 0.3)"
+    return "partial (error 0.01-0.3, no mechanism)"
+
+
 def lasting(runs, page, paper_df):
-    """Successful paper seeds trained longer: at the constant rate (the runs of region-long
-    whose seed succeeded in the paper sweep) and with a cosine decay (the lasting sweep)."""
-    long_df, cos_df = sweep(runs, "region-long"), sweep(runs, "lasting")
-    if paper_df is None or (long_df is None and cos_df is None):
-        page.put("lasting", "_lasting sweeps not run_")
+    """Successful paper seeds trained 4 times longer at the constant rate and with a cosine
+    decay (the lasting sweep), and failed ones trained as long (long-failed)."""
+    las, fail = sweep(runs, "lasting"), sweep(runs, "long-failed")
+    if las is None or las.empty:
+        page.put("lasting", "_lasting sweep not run_")
         return
-    ok_seeds = set(paper_df[paper_df.success == 1].seed)
-    parts = []
-    if long_df is not None:
-        parts.append(long_df[long_df.seed.isin(ok_seeds)].assign(schedule="constant"))
-    if cos_df is not None:
-        parts.append(cos_df.assign(schedule="cosine"))
-        copy_csv(runs, "lasting", page, "index.csv")
+    copy_csv(runs, "lasting", page, "index.csv")
     recs, series = [], {}
-    for r in pd.concat(parts).itertuples():
+    for r in las.rename(columns={"train.schedule": "schedule"}).itertuples():
+        sched = r.schedule
         run = ctr.load_run(r.path, activations=False)
         e = run.emergence
         h, rel = run.headline, run.metrics.eval_rel_error
@@ -387,48 +510,48 @@ def lasting(runs, page, paper_df):
         if 1600 in h.step.values and 1600 in rel.step.values:
             ok1600 = (float(rel.sel(step=1600)) < 0.01 and float(h.catch.sel(step=1600)) >= 0.9
                       and float(h.release.sel(step=1600)) >= 0.9)
-        recs.append(dict(seed=r.seed, schedule=r.schedule, success=r.success, rel_error=r.rel_error, catch=r.catch,
+        mech_lost = e["mechanism"]["lost"] if "mechanism" in e else None
+        recs.append(dict(seed=r.seed, schedule=sched, success=r.success, rel_error=r.rel_error, catch=r.catch,
                          release=r.release, solved_lost=e["solved"]["lost"], switches=e["solved"]["switches"],
-                         ok1600=ok1600, steps=int(h.step.values[-1])))
-        series[(r.seed, r.schedule)] = (h.step.values, h.catch.values, h.release.values, rel.step.values, rel.values)
-    if not recs:
-        page.put("lasting", "_lasting sweeps not complete_")
-        return
+                         mech_lost=mech_lost, mech_switches=e["mechanism"]["switches"],
+                         ok1600=ok1600, steps=int(rel.step.values[-1])))
+        series[(r.seed, sched)] = (h.step.values, h.catch.values, h.release.values, rel.step.values, rel.values)
     f = pd.DataFrame(recs).sort_values(["schedule", "seed"])
     f.to_csv(os.path.join(page.docs, "results", "lasting-runs.csv"), index=False)
     rows = []
     for sched, g in f.groupby("schedule"):
         n, k = len(g), int(g.success.sum())
         rows.append([sched, f"{g.steps.max()}", *rate_cells(k, n), f"{int(g.ok1600.sum())}/{n}",
-                     f"{int((g.switches > 1).sum())}/{n}"])
-    txt = md_table(["schedule", "steps", "success at the end", "rate", "95% interval", "success at step 1,600",
-                    "solved switched more than once"], rows)
+                     f"{int((g.switches > 1).sum())}/{n}", f"{int((g.mech_switches > 1).sum())}/{n}"])
+    txt = (f"Seeds {', '.join(str(x) for x in sorted(f.seed.unique()))} (successful in `paper`).\n\n"
+           + md_table(["schedule", "steps", "success at the end", "rate", "95% interval", "success at step 1,600",
+                       "solved switched more than once", "mechanism switched more than once"], rows))
     lost = f[f.success == 0]
     if len(lost):
-        txt += "\n\nRuns that end without the mechanism (final values):\n\n" + md_table(
-            ["schedule", "seed", "rel_error", "catch", "release", "solved lost at step", "solved switches"],
-            [[r.schedule, r.seed, f"{r.rel_error:.3g}", f"{r.catch:.3f}", f"{r.release:.3f}",
+        txt += "\n\nRuns that end without success (final values):\n\n" + md_table(
+            ["schedule", "seed", "rel_error", "catch", "release", "became", "solved lost at step", "solved switches"],
+            [[r.schedule, r.seed, f"{r.rel_error:.3g}", f"{r.catch:.3f}", f"{r.release:.3f}", became(r),
               "-" if r.solved_lost is None or r.solved_lost != r.solved_lost else int(r.solved_lost), r.switches]
              for r in lost.itertuples()])
-    if long_df is not None:
-        bad = long_df[~long_df.seed.isin(ok_seeds) & long_df.seed.isin(paper_df.seed)]
-        late = [(r.seed, r.solved_step) for r in bad.itertuples() if r.success == 1]
-        n_long = int(ctr.load_run(long_df.path.iloc[0], activations=False).metrics.step.values[-1])
-        txt += (f"\n\nSeeds that failed at 1,600 steps, trained on to {n_long} steps "
-                f"(`region-long`): {len(late)} of {len(bad)} succeed at the end"
-                + (" (seed, solved for good from step: " + ", ".join(f"{a}: {b}" for a, b in late) + ")." if late else "."))
+    if fail is not None and not fail.empty:
+        copy_csv(runs, "long-failed", page, "index.csv")
+        late = [(r.seed, r.solved_step) for r in fail.itertuples() if r.success == 1]
+        n_long = int(ctr.load_run(fail.path.iloc[0], activations=False).metrics.step.values[-1])
+        txt += (f"\n\nSeeds that failed at 1,600 steps, trained on to {n_long} steps at the constant rate "
+                f"(`long-failed`): {len(late)} of {len(fail)} succeed at the end"
+                + (" (seed: solved for good from step " + ", ".join(f"{a}: {b}" for a, b in late) + ")" if late else "")
+                + ". The others end: " + ", ".join(
+                    f"{k} {v}" for k, v in fail[fail.success == 0].apply(became, axis=1).value_counts().items()) + ".")
     page.put("lasting", txt)
 
     fig, ax = plt.subplots(2, 2, figsize=(12, 6), sharex=True)
     for (seed, sched), (st, c, rl, ms, mv) in sorted(series.items()):
         j = 0 if sched == "constant" else 1
-        line, = ax[0, j].semilogy(ms, mv, lw=0.8, label=f"seed {seed}")
-        ax[1, j].plot(st, c, lw=0.8, color=line.get_color())
-        ax[1, j].plot(st, rl, lw=0.8, ls="--", color=line.get_color())
+        ax[0, j].semilogy(ms, mv, lw=0.6, alpha=0.6)
+        ax[1, j].plot(st, c, lw=0.6, alpha=0.6)
         ax[0, j].set_title(f"{sched} schedule: evaluation relative error", fontsize=9)
-        ax[1, j].set_title("catch (solid), release (dashed)", fontsize=9)
+        ax[1, j].set_title("catch", fontsize=9)
         ax[1, j].set_xlabel("step")
-        ax[0, j].legend(fontsize=7, ncol=2)
     page.put("lasting-fig", page.fig(fig, "lasting"))
 
 
@@ -448,7 +571,24 @@ def causal(runs, page, paper_df):
     ax[0].set_xlabel("log10 loss increase, catch ablated")
     ax[1].set_xlabel("log10 loss increase, tag ablated")
     ax[0].legend()
-    txt = f"The `paper` sweep ({len(paper_df)} runs), probe loss; medians with quartiles.\n\n"
+    others = []
+    for d in sorted(glob.glob(os.path.join(runs, "*"))):
+        name = os.path.basename(d)
+        df = sweep(runs, name)
+        if df is None or df.empty or name in ("paper", "formation"):
+            continue      # formation repeats paper runs
+        g = df[(df.success == 1) & df.clean_loss.notna()]
+        if len(g):
+            others.append(g)
+    if others:
+        g = pd.concat(others)
+        ci = g.catch_ablated_loss - g.clean_loss
+        ti = g.tag_ablated_loss - g.clean_loss
+        rows.append(["successes of every other sweep", len(g), q3s(g.clean_loss), q3s(ci), q3s(ti),
+                     q3s(ci / g.clean_loss), f"{int((ci > 10 * g.clean_loss).sum())}/{len(g)}",
+                     f"{int((ti > 10 * g.clean_loss).sum())}/{len(g)}"])
+    txt = (f"The `paper` sweep ({len(paper_df)} runs) and the successful runs of every other sweep but "
+           f"`formation` (which repeats paper runs), probe loss; medians with quartiles.\n\n")
     txt += md_table(["runs", "n", "clean loss", "increase without catch", "increase without the tag",
                      "catch increase / clean loss", "catch increase > 10x clean", "tag increase > 10x clean"], rows)
     page.put("causal", txt)
@@ -465,11 +605,10 @@ def unused(runs, page):
     for d in sorted(glob.glob(os.path.join(runs, "*"))):
         name = os.path.basename(d)
         df = sweep(runs, name)
-        if df is None or df.empty or name in ("lasting", "formation", "region-long"):
+        if df is None or df.empty or name in ("lasting", "formation", "long-failed"):
             continue
-        keys = [c for c in df.columns if "." in c]
-        for point, g in df.groupby("point", sort=False):
-            setting = ", ".join(f"{kk}={g[kk].iloc[0]}" for kk in keys) or "base"
+        for st, g in settings(runs, name, df):
+            setting = label_of(st)
             catch = g["catch"] >= 0.9
             un = catch & (g.success == 0)
             rel = g[un].release
@@ -484,24 +623,50 @@ def unused(runs, page):
 
 
 def timings(runs, page):
+    """The time of every sweep invocation scripts/results.sh logged: wall, user and system
+    seconds, 1-minute load average before and after."""
     path = os.path.join(runs, "timings.tsv")
     if not os.path.exists(path):
         page.put("timings", "_no timings recorded_")
         return
-    t = pd.read_csv(path, sep="\t", names=["sweep", "seconds", "args"]).fillna("")
+    t = pd.read_csv(path, sep="\t", names=["sweep", "wall", "user", "sys", "load0", "load1", "args"]).fillna("")
     shutil.copy(path, os.path.join(page.docs, "results", "timings.tsv"))
     # A sweep started again continues where it stopped: its time is the sum of its invocations.
-    g = t.groupby("sweep", sort=False).agg(seconds=("seconds", "sum"), args=("args", "last"), calls=("args", "size"))
-    rows = [[f"`{name}`", r.args, r.calls, f"{r.seconds / 60:.1f}"] for name, r in g.iterrows()]
-    rows.append(["total", "", "", f"{g.seconds.sum() / 60:.1f}"])
-    page.put("timings", md_table(["sweep", "arguments", "invocations", "minutes"], rows))
+    g = t.groupby("sweep", sort=False).agg(wall=("wall", "sum"), user=("user", "sum"), sys=("sys", "sum"),
+                                           load0=("load0", "max"), load1=("load1", "max"), calls=("args", "size"))
+    runs_of = {}
+    for name in g.index:
+        df = sweep(runs, name)
+        runs_of[name] = 0 if df is None else len(df)
+    rows = [[f"`{name}`", runs_of[name], int(r.calls), f"{r.wall / 60:.1f}", f"{(r.user + r.sys) / 60:.1f}",
+             f"{max(r.load0, r.load1):.1f}"] for name, r in g.iterrows()]
+    cpu = g.user.sum() + g.sys.sum()
+    rows.append(["total", sum(runs_of.values()), "", f"{g.wall.sum() / 60:.1f}", f"{cpu / 60:.1f}", ""])
+    page.put("timings", md_table(["sweep", "complete runs", "invocations", "wall minutes", "CPU minutes (user+sys)",
+                                  "highest 1-min load seen"], rows)
+             + f"\n\nCPU time over 2 cores: {cpu / 120:.1f} minutes, the wall time of the sweeps on an idle "
+               "2-core machine if every core were busy with a run all the time.")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", default="results")
     ap.add_argument("--docs", default="docs")
+    ap.add_argument("--print-seeds", nargs=2, metavar=("success|failure", "N"),
+                    help="print the first N successful or failed paper seeds and exit")
+    ap.add_argument("--plan-region", action="store_true",
+                    help="print the --set options of each region combination and exit")
+    ap.add_argument("--plan-confirm", action="store_true",
+                    help="print the --set options of the best setting found and exit")
     a = ap.parse_args()
+    if a.print_seeds:
+        if a.print_seeds[0] not in ("success", "failure"):
+            ap.error("--print-seeds: expected success or failure")
+        return print_seeds(a.runs, a.print_seeds[0], int(a.print_seeds[1]))
+    if a.plan_region:
+        return plan_region(a.runs)
+    if a.plan_confirm:
+        return plan_confirm(a.runs)
     page = Page(a.docs)
     p = paper(a.runs, page)
     phase(a.runs, page, p)
