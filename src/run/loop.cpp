@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <limits>
 #include <optional>
+#include <utility>
 
 #include "io/run_schema.hpp"
 #include "run/checkpoint.hpp"
@@ -62,13 +63,25 @@ LoopResult run_training(Trainer& trainer, RunFileWriter& file, const LoopHooks& 
     // Headline metrics of every snapshot, for the emergence steps (a resumed run starts
     // from those already in its file).
     std::vector<Headline> history = file.reader().headlines();
+    // The last snapshot's mechanism metrics and the last metrics row's evaluation, with
+    // their steps: the verdict reuses them when they are of the last step (the same
+    // parameters give the same bits) instead of running the probe and the evaluation set
+    // through the model again.
+    std::optional<std::pair<int64_t, MechanismMetrics>> last_measure;
+    std::optional<std::pair<int64_t, EvalStats>> last_eval;
     auto write_snapshot = [&] {
         const MechanismMetrics m = measure(trainer);
+        last_measure.emplace(s.step, m);
         const Headline h = headline(m, s.step, m.rel_error);
         file.append_snapshot({s.step, trainer.probe_model().activations(), trainer.layout().tensors(), s.params.data(), m, h});
         history.push_back(h);
         report.catch_score = h.catch_score;
         report.release = h.release;
+    };
+    auto metrics_row = [&] {
+        const MetricsRow row = close_metrics_row(trainer);
+        last_eval.emplace(s.step, EvalStats{row.eval_loss, row.eval_rel_error});
+        return row;
     };
     auto publish_row = [&](const MetricsRow& row) {
         report.train_loss = row.train_loss;
@@ -78,7 +91,7 @@ LoopResult run_training(Trainer& trainer, RunFileWriter& file, const LoopHooks& 
 
     // A new run (a resume from the step-0 checkpoint has its rows already).
     if (s.step == 0 && !file.reader().checkpoint_step()) {  // the state before any update, and a checkpoint of it
-        const MetricsRow row = close_metrics_row(trainer);
+        const MetricsRow row = metrics_row();
         publish_row(row);
         file.append_metrics(row);
         if (is_snapshot_step(cfg.log, 0)) write_snapshot();
@@ -101,7 +114,7 @@ LoopResult run_training(Trainer& trainer, RunFileWriter& file, const LoopHooks& 
             divergence = {s.step, loss ? "training loss" : "gradient norm", loss ? st.loss : st.grad_norm};
             if (cfg.train.stop_on_divergence) {
                 // Keep the row of the step that diverged; its parameters are not checkpointed.
-                const MetricsRow row = close_metrics_row(trainer);
+                const MetricsRow row = metrics_row();
                 publish_row(row);
                 file.append_metrics(row);
                 report.step = s.step;
@@ -112,12 +125,13 @@ LoopResult run_training(Trainer& trainer, RunFileWriter& file, const LoopHooks& 
         }
         const bool metrics_due = s.step % cfg.train.eval_every == 0;
         if (metrics_due) {
-            const MetricsRow row = close_metrics_row(trainer);
+            const MetricsRow row = metrics_row();
             publish_row(row);
             file.append_metrics(row);
         }
         if (is_snapshot_step(cfg.log, s.step)) write_snapshot();
-        if (s.step % cfg.log.checkpoint_every == 0)
+        // The last step's checkpoint is written after the loop (once, not twice).
+        if (s.step % cfg.log.checkpoint_every == 0 && !trainer.done())
             file.write_checkpoint(checkpoint_of(s));  // flushes
         else if (metrics_due)
             file.flush();
@@ -143,11 +157,11 @@ LoopResult run_training(Trainer& trainer, RunFileWriter& file, const LoopHooks& 
     if (end == LoopEnd::kFinished) {
         // The last step's rows, where the schedules did not already write them. They
         // come after the checkpoint, so a resumed (extended) run drops them again.
-        if (s.step % cfg.train.eval_every != 0) file.append_metrics(close_metrics_row(trainer));
+        if (s.step % cfg.train.eval_every != 0) file.append_metrics(metrics_row());
         if (cfg.log.snapshots && !is_snapshot_step(cfg.log, s.step)) write_snapshot();
         // Evaluated once, for both the verdict and the summary.
-        const MechanismMetrics m = measure(trainer);
-        result.final_eval = trainer.evaluate();
+        const MechanismMetrics m = last_measure && last_measure->first == s.step ? last_measure->second : measure(trainer);
+        result.final_eval = last_eval && last_eval->first == s.step ? last_eval->second : trainer.evaluate();
         result.verdict = judge(m, result.final_eval.rel_error, cfg.analysis);
         const MetricsTable rows = file.reader().metrics();  // this session's rows and a resumed run's earlier ones
         result.emergence = emergence(history, rows.step, rows.eval_rel_error, cfg.analysis);

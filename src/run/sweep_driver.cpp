@@ -1,6 +1,7 @@
 #include "run/sweep_driver.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
@@ -36,6 +37,17 @@ namespace {
 
 volatile std::sig_atomic_t g_signal = 0;
 extern "C" void on_sweep_signal(int sig) { g_signal = sig; }
+extern "C" void on_sweep_child(int) {}
+
+// The signals the driver waits for: blocked except while it waits (ppoll), so that one
+// arriving between a check and the wait is not lost, and the driver wakes as soon as a
+// run ends (a poll with a sleep left a core idle for up to the sleep per run).
+sigset_t driver_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGCHLD}) sigaddset(&set, sig);
+    return set;
+}
 
 void install_signal_handlers() {
     struct sigaction sa {};
@@ -44,6 +56,9 @@ void install_signal_handlers() {
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);
     sigaction(SIGHUP, &sa, nullptr);
+    sa.sa_handler = on_sweep_child;
+    sa.sa_flags = SA_NOCLDSTOP;
+    sigaction(SIGCHLD, &sa, nullptr);
 }
 
 std::string hostname() {
@@ -128,7 +143,11 @@ Plan plan_run(const std::string& full, const Config& resolved) {
         try {
             const RunFileReader f = RunFileReader::open(full);
             const Config had = load_config_text(f.config_yaml(), full + ":/config").config;
-            const std::vector<std::string> diff = config_diff(had, resolved);
+            std::vector<std::string> diff = config_diff(had, resolved);
+            // How often the state is saved changes no number and no logged row: a run
+            // started under another checkpoint default (before 2026-11-29 sweeps saved
+            // every 200 steps) is still this run, and resumes with its own interval.
+            std::erase(diff, std::string("log.checkpoint_every"));
             if (!diff.empty()) {
                 std::string keys;
                 for (const std::string& k : diff) keys += (keys.empty() ? "" : ", ") + k;
@@ -182,6 +201,9 @@ extern "C" void on_child_signal(int) { g_child_stop = 1; }
     sa.sa_handler = on_child_signal;
     sigemptyset(&sa.sa_mask);
     for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
+    std::signal(SIGCHLD, SIG_DFL);
+    const sigset_t waited = driver_signals();
+    sigprocmask(SIG_UNBLOCK, &waited, nullptr);  // the driver's mask, inherited
     omp_set_num_threads(1);
     int code = 0;
     std::optional<Run> run;
@@ -358,6 +380,13 @@ int run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
         if (plans[i].start == Start::kFresh || plans[i].start == Start::kResume) queue.push_back(i);
 
     install_signal_handlers();
+    const sigset_t waited = driver_signals();
+    sigset_t wait_mask;  // the mask while waiting: the caller's
+    sigprocmask(SIG_BLOCK, &waited, &wait_mask);
+    struct RestoreMask {
+        sigset_t mask;
+        ~RestoreMask() { sigprocmask(SIG_SETMASK, &mask, nullptr); }
+    } restore_mask{wait_mask};
     const bool tty = ::isatty(2) && !opt.quiet;
     const auto t0 = std::chrono::steady_clock::now();
     auto last_index = t0;
@@ -446,7 +475,9 @@ int run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
         int status = 0;
         const pid_t pid = ::waitpid(-1, &status, WNOHANG);
         if (pid <= 0) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            // Until a signal (a run ended: SIGCHLD; or a stop) or, at the latest, a second.
+            const timespec timeout{1, 0};
+            ::ppoll(nullptr, 0, &timeout, &wait_mask);
             continue;
         }
         const auto it = children.find(pid);
