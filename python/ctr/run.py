@@ -130,6 +130,9 @@ class Run:
                 `probe_rel_error`
     probe       xarray Dataset, dims batch, pos: kind, value, target, weight, sep_pos
     eval        the evaluation set like probe, or None when the file does not store it
+                (log.eval_set false)
+    train       the training set like probe, or None when the file does not store it
+                (log.train_set, off by default)
     checkpoint  {"step": int, "params": {name: torch tensor}} of the latest checkpoint, or None
     verdict     the /verdict attributes (dict), or None for an unfinished run
     emergence   {"catch"|"tag"|"release"|"mechanism"|"solved": {"measured", "first", "held_from", "lost",
@@ -145,6 +148,7 @@ class Run:
     headline: xr.Dataset
     probe: xr.Dataset
     eval: object
+    train: object
     checkpoint: object
     verdict: object
     emergence: dict
@@ -188,7 +192,9 @@ def load_run(path, activations=True):
         headline = _series_group(s["headline"], srows, steps) if "headline" in s else empty
 
         probe = _batch_group(f["probe"])
-        evals = _batch_group(f["eval"]) if "eval" in f else None
+        # A group without sequences (log.eval_set false, fresh training data) stores none.
+        evals = _batch_group(f["eval"]) if "kind" in f.get("eval", {}) else None
+        train = _batch_group(f["train"]) if "kind" in f.get("train", {}) else None
 
         checkpoint = None
         if "checkpoint" in f:
@@ -208,7 +214,7 @@ def load_run(path, activations=True):
         stored = _stored_emergence(f)
 
     run = Run(path=path, attrs=attrs, config=config, metrics=metrics, snapshots=snapshots, params=params,
-              mechanism=mechanism, headline=headline, probe=probe, eval=evals, checkpoint=checkpoint,
+              mechanism=mechanism, headline=headline, probe=probe, eval=evals, train=train, checkpoint=checkpoint,
               verdict=verdict, emergence={})
     run.emergence = stored if stored is not None else emergence(run)
     return run
@@ -310,8 +316,11 @@ def state_dict(run, step=None):
 
 def batch(run, which="probe"):
     """A batch of the run as numpy arrays (kind, value, target, weight, sep_pos):
-    which = "probe" (the snapshots' batch) or "eval" (the evaluation set, when stored)."""
-    ds = run.probe if which == "probe" else run.eval
+    which = "probe" (the snapshots' batch), "eval" (the evaluation set) or "train" (the
+    training set), the last two when the file stores them."""
+    if which not in ("probe", "eval", "train"):
+        raise ValueError(f"which: expected 'probe', 'eval' or 'train', got {which!r}")
+    ds = getattr(run, which)
     if ds is None:
         raise ValueError(f"{run.path} does not store the {which} set")
     return {k: ds[k].values for k in ds.data_vars}

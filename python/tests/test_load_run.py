@@ -230,3 +230,21 @@ class OpensInXarrayAsItIs(unittest.TestCase):
             baseline = f["eval"].attrs["baseline_mse"]
         self.assertAlmostEqual(loss / baseline / float(last.eval_rel_error), 1.0, delta=1e-12)
         self.assertEqual(self.r.eval.sizes["batch"], self.r.config["task"]["eval_size"])
+
+    def test_sets_are_none_unless_stored(self):
+        self.assertIsNone(self.r.train)  # log.train_set is off by default
+        path = runs.make_run("configs/minimal.yaml", 4, 2, ("log.eval_set=false", "log.train_set=true"))
+        r = ctr.load_run(path)
+        self.assertIsNone(r.eval)
+        with self.assertRaisesRegex(ValueError, "does not store the eval set"):
+            ctr.batch(r, "eval")
+        self.assertEqual(dict(r.train.sizes), {"batch": 8192, "pos": 16})
+        b = ctr.batch(r, "train")
+        np.testing.assert_array_equal(b["kind"][np.arange(8192), b["sep_pos"]], 1)
+        # The mean supervised training target is the baseline's prediction (docs/hdf5-layout.md).
+        with h5py.File(self.path, "r") as f:
+            baseline = f["eval"].attrs["baseline_mse"]
+        mean = b["target"][b["weight"] > 0].mean()
+        ev = self.r.eval
+        w = ev.weight.values
+        self.assertAlmostEqual(float((w * (ev.target.values - mean) ** 2).sum() / w.sum()) / baseline, 1.0, delta=1e-12)

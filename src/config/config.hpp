@@ -106,6 +106,7 @@ struct LogConfig {
     int snapshot_every = 20;             // and at every multiple of this; 0: no regular ones
     bool compress = true;                // shuffle + deflate on attention patterns and parameters
     bool eval_set = true;                // the evaluation set's sequences in /eval (sweeps leave them out)
+    bool train_set = false;              // the training set's sequences in /train, on request (large)
     int checkpoint_every = 200;          // full training state every this many steps
     int progress_every = 100;            // a plain progress line every this many steps (not on a terminal)
 };

@@ -141,6 +141,7 @@ std::vector<KeySpec> build_table() {
         int_key(CTR_KEY(log.snapshot_every), 0, kIntMax, "and a snapshot at every multiple of this step; 0: none"),
         bool_key(CTR_KEY(log.compress), "compress snapshot attention patterns and parameters (shuffle + deflate)"),
         bool_key(CTR_KEY(log.eval_set), "write the evaluation set's sequences to /eval (0.5 MB at eval_size 1024); false: only its baseline_mse"),
+        bool_key(CTR_KEY(log.train_set), "write the training set's sequences to /train (3.8 MB at train_size 8192, seq_len 16); with task.train_size 0 (fresh data) /train holds only a note"),
         int_key(CTR_KEY(log.checkpoint_every), 1, kIntMax, "write the full training state every this many steps"),
         int_key(CTR_KEY(log.progress_every), 1, kIntMax, "a plain progress line every this many steps when not on a terminal"),
 

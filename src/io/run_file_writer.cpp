@@ -163,6 +163,15 @@ void write_skeleton(hid_t root, const RunStart& start) {
                                                   "are not stored (log.eval_set false)"));
     }
     h5::set_attr(h5::open_group(root, kEval).get(), kBaselineMse, start.baseline_mse);
+    if (cfg.log.train_set) {
+        if (start.train) {
+            write_batch(root, kTrain, *start.train,
+                        "the training set in the order it was generated (each epoch visits it in a new shuffled order)");
+        } else {  // fresh sequences every step: there is no set to store
+            h5::Handle g = h5::create_group(root, kTrain);
+            h5::set_attr(g.get(), "note", std::string("no training set: task.train_size 0 draws fresh sequences every step"));
+        }
+    }
     {
         h5::Handle g = h5::create_group(root, kMetrics);
         Dims dims(g.get());

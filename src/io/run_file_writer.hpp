@@ -35,6 +35,7 @@ struct RunStart {
     std::string config_yaml;                 // stored as the config
     const Batch& probe;                      // fixes the snapshots' shapes
     const Batch& eval;                       // the evaluation set, stored as /eval
+    const Batch* train;                      // the training set, stored as /train (log.train_set); else null
     double baseline_mse;                     // eval_rel_error = eval_loss / baseline_mse
     const std::vector<TensorSpec>& tensors;  // the parameter views
     Provenance provenance;                   // sessions, ended and wall_time are set by the writer

@@ -44,6 +44,7 @@ inline constexpr const char* kDiverged = "diverged";
 // /probe: the probe batch; /eval: the evaluation set (same datasets).
 inline constexpr const char* kProbe = "probe";
 inline constexpr const char* kEval = "eval";
+inline constexpr const char* kTrain = "train";
 inline constexpr const char* kBaselineMse = "baseline_mse";  // /eval attribute: eval_rel_error = eval_loss / this
 
 // /metrics: one row per evaluation.

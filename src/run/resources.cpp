@@ -107,6 +107,8 @@ ResourceEstimate estimate_resources(const Config& cfg) {
         {"metrics table", 48 * (steps / tr.eval_every + 2), {"train.eval_every", tr.steps > 0 ? "train.steps" : "train.epochs"}},
         {"checkpoint, probe and evaluation sets, layout", 3 * 8 * P + 4.0 * t.train_size + 24 * (Bp + t.eval_size) * T + 256 * 1024,
          plus(kShapeKeys, {"task.train_size", "task.eval_size"})},
+        {"training set (log.train_set)", cfg.log.train_set ? 24.0 * t.train_size * T : 0.0,
+         {"log.train_set", "task.train_size", "task.seq_len"}},
     };
 
     // The largest single buffer, in elements.

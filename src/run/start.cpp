@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <optional>
 
 #include "config/load.hpp"
 #include "io/file_check.hpp"
@@ -124,9 +125,13 @@ Run start_run(const NewRun& request) {
 
     auto trainer = std::make_unique<Trainer>(request.config);
     std::unique_ptr<RunFileWriter> file;
+    // Built only on request: at the paper's sizes it is as large as everything else together.
+    std::optional<Batch> train_set;
+    if (request.config.log.train_set && trainer->train_set().n > 0) train_set = as_batch(trainer->train_set());
     try {
         file = std::make_unique<RunFileWriter>(RunFileWriter::create(
-            out, {request.config, config_yaml, trainer->probe_batch(), trainer->eval_batch(), trainer->baseline_mse(),
+            out, {request.config, config_yaml, trainer->probe_batch(), trainer->eval_batch(),
+                  train_set ? &*train_set : nullptr, trainer->baseline_mse(),
                   trainer->layout().tensors(), make_provenance(request.invocation, request.config)},
             request.overwrite));
     } catch (const h5::IoError& e) {

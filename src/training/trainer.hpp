@@ -63,6 +63,7 @@ public:
     const Transformer& probe_model() const { return eval_model_; }
     const Batch& probe_batch() const { return probe_batch_; }
     const Batch& eval_batch() const { return eval_batch_; }
+    const SequenceSet& train_set() const { return train_set_; }  // empty when train_size is 0
     // The MSE of predicting the mean training target on the evaluation set: evaluate()'s
     // rel_error = loss / baseline_mse().
     double baseline_mse() const { return baseline_mse_; }
