@@ -53,6 +53,105 @@ void linear_backward_narrow(real* __restrict dinp, int in_stride, real* __restri
     }
 }
 
+// d_model = d_head = 2 (the paper's model): every row is a 2-vector, so each product
+// below is one 2-lane vector operation doing, lane by lane, exactly the scalar loops'
+// operations (s = bias or 0; s += x[c] * W[c][j] in c order), and kM layers that share
+// one input (attention's Q, K and V of a head) run in one pass over the rows. Backward
+// adds the layers' shares to dinp in the order m = 0, 1, .. as kM single calls would,
+// and keeps the weight-gradient sums (each a dependency chain over the rows, in row
+// order) in registers, where the kM * 2 chains of a row run side by side.
+using Pair = Lanes<real, 2>;
+
+[[gnu::always_inline]] inline Pair load2(const real* p) { return Pair{p[0], p[1]}; }
+[[gnu::always_inline]] inline void store2(real* p, Pair v) {
+    p[0] = v[0];
+    p[1] = v[1];
+}
+
+template <int kM>
+void linear_forward_2x2(real* const* out, int out_stride, const real* __restrict inp, int in_stride,
+                        const real* const* W, const real* const* bias, int N, bool accumulate) {
+    Pair row0[kM], row1[kM], b[kM];  // W[c][.] as vectors over the outputs
+    real* o[kM];
+    for (int m = 0; m < kM; ++m) {
+        o[m] = out[m];
+        row0[m] = load2(W[m]);
+        row1[m] = load2(W[m] + 2);
+        b[m] = bias[m] ? load2(bias[m]) : splat<Pair>(real(0));
+    }
+    for (int n = 0; n < N; ++n) {
+        const real* x = inp + static_cast<size_t>(n) * in_stride;
+        const Pair x0 = {x[0], x[0]}, x1 = {x[1], x[1]};  // not splat(): 0 + x would turn -0 into +0
+        for (int m = 0; m < kM; ++m) {
+            real* on = o[m] + static_cast<size_t>(n) * out_stride;
+            const Pair s = (b[m] + x0 * row0[m]) + x1 * row1[m];
+            store2(on, accumulate ? load2(on) + s : s);
+        }
+    }
+}
+
+template <int kM, bool kBias, bool kDinp>
+void linear_backward_2x2(real* __restrict dinp, int in_stride, real* const* dW, real* const* dbias,
+                         const real* const* dout, int out_stride, const real* __restrict inp, const real* const* W,
+                         int N) {
+    Pair col0[kM], col1[kM], gw0[kM], gw1[kM], gb[kM];  // col_j = W[.][j] over the inputs; gw_c = dW[c][.]
+    const real* d[kM];
+    for (int m = 0; m < kM; ++m) {
+        d[m] = dout[m];
+        col0[m] = Pair{W[m][0], W[m][2]};
+        col1[m] = Pair{W[m][1], W[m][3]};
+        gw0[m] = load2(dW[m]);
+        gw1[m] = load2(dW[m] + 2);
+        gb[m] = kBias ? load2(dbias[m]) : splat<Pair>(real(0));
+    }
+    for (int n = 0; n < N; ++n) {
+        const real* x = inp + static_cast<size_t>(n) * in_stride;
+        const Pair x0 = {x[0], x[0]}, x1 = {x[1], x[1]};  // not splat(): 0 + x would turn -0 into +0
+        real* dx = dinp + static_cast<size_t>(n) * in_stride;
+        Pair dxv;
+        if constexpr (kDinp) dxv = load2(dx);
+        for (int m = 0; m < kM; ++m) {
+            const Pair dy = load2(d[m] + static_cast<size_t>(n) * out_stride);
+            gw0[m] += x0 * dy;
+            gw1[m] += x1 * dy;
+            if constexpr (kBias) gb[m] += dy;
+            if constexpr (kDinp) dxv += (splat<Pair>(real(0)) + dy[0] * col0[m]) + dy[1] * col1[m];
+        }
+        if constexpr (kDinp) store2(dx, dxv);
+    }
+    for (int m = 0; m < kM; ++m) {
+        store2(dW[m], gw0[m]);
+        store2(dW[m] + 2, gw1[m]);
+        if constexpr (kBias) store2(dbias[m], gb[m]);
+    }
+}
+
+template <int kM, bool kBias>
+void linear_backward_2x2(real* dinp, int in_stride, real* const* dW, real* const* dbias, const real* const* dout,
+                         int out_stride, const real* inp, const real* const* W, int N) {
+    if (dinp) return linear_backward_2x2<kM, kBias, true>(dinp, in_stride, dW, dbias, dout, out_stride, inp, W, N);
+    linear_backward_2x2<kM, kBias, false>(dinp, in_stride, dW, dbias, dout, out_stride, inp, W, N);
+}
+
+template <int kM>
+void linear_backward_2x2(real* dinp, int in_stride, real* const* dW, real* const* dbias, const real* const* dout,
+                         int out_stride, const real* inp, const real* const* W, int N) {
+    bool all = true, none = true;
+    for (int m = 0; m < kM; ++m) {
+        all = all && dbias[m];
+        none = none && !dbias[m];
+    }
+    if (none) return linear_backward_2x2<kM, false>(dinp, in_stride, dW, dbias, dout, out_stride, inp, W, N);
+    if (all) return linear_backward_2x2<kM, true>(dinp, in_stride, dW, dbias, dout, out_stride, inp, W, N);
+    // some layers with a bias, some without: one at a time (not a config this model has)
+    for (int m = 0; m < kM; ++m) {
+        if (dbias[m])
+            linear_backward_2x2<1, true>(dinp, in_stride, dW + m, dbias + m, dout + m, out_stride, inp, W + m, N);
+        else
+            linear_backward_2x2<1, false>(dinp, in_stride, dW + m, dbias + m, dout + m, out_stride, inp, W + m, N);
+    }
+}
+
 using LinearForwardFn = void (*)(real*, int, const real*, int, const real*, const real*, int, int, bool);
 using LinearBackwardFn = void (*)(real*, int, real*, real*, const real*, int, const real*, const real*, int, int);
 
@@ -99,6 +198,7 @@ LinearBackwardFn narrow_backward_for(int C, int OC) {
 
 void linear_forward(real* out, int out_stride, const real* inp, int in_stride, const real* W,
                     const real* bias, int N, int C, int OC, bool accumulate) {
+    if (C == 2 && OC == 2) return linear_forward_2x2<1>(&out, out_stride, inp, in_stride, &W, &bias, N, accumulate);
     if (const LinearForwardFn narrow = narrow_forward_for(C, OC))
         return narrow(out, out_stride, inp, in_stride, W, bias, N, OC, accumulate);
     matmul_forward(out, out_stride, inp, in_stride, W, bias, N, C, OC, accumulate);
@@ -106,9 +206,23 @@ void linear_forward(real* out, int out_stride, const real* inp, int in_stride, c
 
 void linear_backward(real* dinp, int in_stride, real* dW, real* dbias, const real* dout,
                      int out_stride, const real* inp, const real* W, int N, int C, int OC) {
+    if (C == 2 && OC == 2) return linear_backward_2x2<1>(dinp, in_stride, &dW, &dbias, &dout, out_stride, inp, &W, N);
     if (const LinearBackwardFn narrow = narrow_backward_for(C, OC))
         return narrow(dinp, in_stride, dW, dbias, dout, out_stride, inp, W, N, OC);
     matmul_backward(dinp, in_stride, dW, dbias, dout, out_stride, inp, W, N, C, OC);
+}
+
+void linear3_forward(real* const out[3], int out_stride, const real* inp, int in_stride, const real* const W[3],
+                     const real* const bias[3], int N, int C, int OC) {
+    if (C == 2 && OC == 2) return linear_forward_2x2<3>(out, out_stride, inp, in_stride, W, bias, N, false);
+    for (int m = 0; m < 3; ++m) linear_forward(out[m], out_stride, inp, in_stride, W[m], bias[m], N, C, OC, false);
+}
+
+void linear3_backward(real* dinp, int in_stride, real* const dW[3], real* const dbias[3], const real* const dout[3],
+                      int out_stride, const real* inp, const real* const W[3], int N, int C, int OC) {
+    if (C == 2 && OC == 2) return linear_backward_2x2<3>(dinp, in_stride, dW, dbias, dout, out_stride, inp, W, N);
+    for (int m = 0; m < 3; ++m)
+        linear_backward(dinp, in_stride, dW[m], dbias[m], dout[m], out_stride, inp, W[m], N, C, OC);
 }
 
 // ----------------------------------------------------------------------------

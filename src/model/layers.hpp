@@ -17,6 +17,14 @@ void linear_forward(real* out, int out_stride, const real* inp, int in_stride, c
 void linear_backward(real* dinp, int in_stride, real* dW, real* dbias, const real* dout,
                      int out_stride, const real* inp, const real* W, int N, int C, int OC);
 
+// The same for three layers on one input (Q, K, V of a head): out[m] = inp @ W[m] +
+// bias[m] (bias[m] optional), and backward adds each part's share to dinp in the order
+// m = 0, 1, 2. Bit for bit the three single calls, in one pass over the rows.
+void linear3_forward(real* const out[3], int out_stride, const real* inp, int in_stride, const real* const W[3],
+                     const real* const bias[3], int N, int C, int OC);
+void linear3_backward(real* dinp, int in_stride, real* const dW[3], real* const dbias[3], const real* const dout[3],
+                      int out_stride, const real* inp, const real* const W[3], int N, int C, int OC);
+
 // LayerNorm (with bias) or RMSNorm (bias == nullptr and rms == true) over the last
 // axis of inp (N, C). mean (N) is unused for RMSNorm; rstd (N) is kept for backward.
 void norm_forward(real* out, real* mean, real* rstd, const real* inp, const real* w,

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <type_traits>
 
 #include "model/layers.hpp"
 
@@ -88,41 +89,106 @@ Transformer::Transformer(const ModelConfig& cfg, int n_ctx, bool bos, int max_ba
 // embedding: a number x enters as x * w_num + b_num; [SEP] and [BOS] have their own
 // vectors; then the position vector, if any.
 
+// One row per position; kD > 0 fixes the width at compile time (d_model = 2 here), so
+// the loops unroll and the token kind selects a vector instead of branching.
+template <int kD>
+static void embed_forward_rows(real* out, const real* w_num, const real* b_num, const real* e_sep, const real* e_bos,
+                               const real* pos, const real* sinusoid, const int* kind, const real* value, int rows,
+                               int T, int d) {
+    const int D = kD > 0 ? kD : d;
+    for (int n = 0; n < rows; ++n) {
+        const int t = n % T;
+        const real x = value[n];
+        const bool number = kind[n] == kNumber;
+        const real* token = kind[n] == kSep ? e_sep : e_bos;
+        real* o = out + static_cast<size_t>(n) * D;
+        for (int i = 0; i < D; ++i) {
+            real e = number ? x * w_num[i] + b_num[i] : token[i];
+            if (pos) e += pos[static_cast<size_t>(t) * D + i];
+            if (sinusoid) e += sinusoid[static_cast<size_t>(t) * D + i];
+            o[i] = e;
+        }
+    }
+}
+
 void Transformer::embed_forward(real* out, const real* p, const Batch& batch, int b0, int b1) const {
-    const int D = cfg_.d_model;
-    for (int b = b0; b < b1; ++b)
-        for (int t = 0; t < batch.T; ++t) {
-            const size_t n = static_cast<size_t>(b) * batch.T + t;
-            real* o = out + (n - static_cast<size_t>(b0) * batch.T) * D;
-            const int kind = batch.kind[n];
-            for (int d = 0; d < D; ++d) {
-                real e = kind == kNumber ? batch.value[n] * p[layout_.w_num + d] + p[layout_.b_num + d]
-                         : kind == kSep  ? p[layout_.e_sep + d]
-                                         : p[layout_.e_bos + d];
-                if (layout_.W_pos != kAbsent) e += p[layout_.W_pos + static_cast<size_t>(t) * D + d];
-                if (!sinusoid_.empty()) e += sinusoid_[static_cast<size_t>(t) * D + d];
-                o[d] = e;
+    // out (b1 - b0, T, D)
+    const int D = cfg_.d_model, T = batch.T, rows = (b1 - b0) * T;
+    const size_t r0 = static_cast<size_t>(b0) * T;
+    const real* sinusoid = sinusoid_.empty() ? nullptr : sinusoid_.data();
+    const real* e_bos = layout_.e_bos == kAbsent ? p + layout_.e_sep : p + layout_.e_bos;  // no [BOS] without its vector
+    auto run = [&](auto kD) {
+        embed_forward_rows<decltype(kD)::value>(out, p + layout_.w_num, p + layout_.b_num, p + layout_.e_sep, e_bos,
+                                                at(p, layout_.W_pos), sinusoid, batch.kind.data() + r0,
+                                                batch.value.data() + r0, rows, T, D);
+    };
+    if (D == 2)
+        run(std::integral_constant<int, 2>{});
+    else
+        run(std::integral_constant<int, 0>{});
+}
+
+// The gradients of w_num, b_num, e_sep and e_bos are sums over the rows in row order,
+// each kept in a register (kD > 0) instead of going through memory at every row.
+template <int kD>
+static void embed_backward_rows(real* g_w_num, real* g_b_num, real* g_e_sep, real* g_e_bos, real* g_pos,
+                                const real* dout, const int* kind, const real* value, int rows, int T, int d) {
+    const int D = kD > 0 ? kD : d;
+    if constexpr (kD == 0) {
+        for (int n = 0; n < rows; ++n) {
+            const real* d_o = dout + static_cast<size_t>(n) * D;
+            for (int i = 0; i < D; ++i) {
+                if (kind[n] == kNumber) {
+                    g_w_num[i] += d_o[i] * value[n];
+                    g_b_num[i] += d_o[i];
+                } else {
+                    (kind[n] == kSep ? g_e_sep : g_e_bos)[i] += d_o[i];
+                }
+                if (g_pos) g_pos[static_cast<size_t>(n % T) * D + i] += d_o[i];
             }
         }
+    } else {
+        real w[kD], b[kD], sep[kD], bos[kD];
+        for (int i = 0; i < kD; ++i) {
+            w[i] = g_w_num[i];
+            b[i] = g_b_num[i];
+            sep[i] = g_e_sep[i];
+            bos[i] = g_e_bos ? g_e_bos[i] : real(0);
+        }
+        for (int n = 0; n < rows; ++n) {
+            const real* d_o = dout + static_cast<size_t>(n) * kD;
+            const bool is_num = kind[n] == kNumber, is_sep = kind[n] == kSep, is_bos = !is_num && !is_sep;
+            for (int i = 0; i < kD; ++i) {
+                w[i] = is_num ? w[i] + d_o[i] * value[n] : w[i];
+                b[i] = is_num ? b[i] + d_o[i] : b[i];
+                sep[i] = is_sep ? sep[i] + d_o[i] : sep[i];
+                bos[i] = is_bos ? bos[i] + d_o[i] : bos[i];
+                if (g_pos) g_pos[static_cast<size_t>(n % T) * kD + i] += d_o[i];
+            }
+        }
+        for (int i = 0; i < kD; ++i) {
+            g_w_num[i] = w[i];
+            g_b_num[i] = b[i];
+            g_e_sep[i] = sep[i];
+            if (g_e_bos) g_e_bos[i] = bos[i];
+        }
+    }
 }
 
 void Transformer::embed_backward(real* g, const real* dout, const Batch& batch, int b0, int b1) const {
-    const int D = cfg_.d_model;
-    for (int b = b0; b < b1; ++b)
-        for (int t = 0; t < batch.T; ++t) {
-            const size_t n = static_cast<size_t>(b) * batch.T + t;
-            const real* d_o = dout + (n - static_cast<size_t>(b0) * batch.T) * D;
-            const int kind = batch.kind[n];
-            for (int d = 0; d < D; ++d) {
-                if (kind == kNumber) {
-                    g[layout_.w_num + d] += d_o[d] * batch.value[n];
-                    g[layout_.b_num + d] += d_o[d];
-                } else {
-                    g[(kind == kSep ? layout_.e_sep : layout_.e_bos) + d] += d_o[d];
-                }
-                if (layout_.W_pos != kAbsent) g[layout_.W_pos + static_cast<size_t>(t) * D + d] += d_o[d];
-            }
-        }
+    // dout (b1 - b0, T, D)
+    const int D = cfg_.d_model, T = batch.T, rows = (b1 - b0) * T;
+    const size_t r0 = static_cast<size_t>(b0) * T;
+    real* g_e_bos = at(g, layout_.e_bos);
+    auto run = [&](auto kD) {
+        embed_backward_rows<decltype(kD)::value>(g + layout_.w_num, g + layout_.b_num, g + layout_.e_sep, g_e_bos,
+                                                 at(g, layout_.W_pos), dout, batch.kind.data() + r0,
+                                                 batch.value.data() + r0, rows, T, D);
+    };
+    if (D == 2)
+        run(std::integral_constant<int, 2>{});
+    else
+        run(std::integral_constant<int, 0>{});
 }
 
 // ----------------------------------------------------------------------------
@@ -217,9 +283,12 @@ real Transformer::forward_rows(const real* p, const Batch& batch, int b0, int b1
         real* v = rows(a.v, HD);
         for (int h = 0; h < H; ++h) {
             const size_t w = static_cast<size_t>(h) * D * Dh, bh = static_cast<size_t>(h) * Dh;
-            linear_forward(q + h * Dh, HD, x, D, p + o.W_Q + w, o.b_Q == kAbsent ? nullptr : p + o.b_Q + bh, N, D, Dh, false);
-            linear_forward(k + h * Dh, HD, x, D, p + o.W_K + w, o.b_K == kAbsent ? nullptr : p + o.b_K + bh, N, D, Dh, false);
-            linear_forward(v + h * Dh, HD, x, D, p + o.W_V + w, o.b_V == kAbsent ? nullptr : p + o.b_V + bh, N, D, Dh, false);
+            real* const out[3] = {q + h * Dh, k + h * Dh, v + h * Dh};
+            const real* const W[3] = {p + o.W_Q + w, p + o.W_K + w, p + o.W_V + w};
+            const real* const bias[3] = {o.b_Q == kAbsent ? nullptr : p + o.b_Q + bh,
+                                         o.b_K == kAbsent ? nullptr : p + o.b_K + bh,
+                                         o.b_V == kAbsent ? nullptr : p + o.b_V + bh};
+            linear3_forward(out, HD, x, D, W, bias, N, D, Dh);
         }
         if (cfg_.qk_norm) {
             // every (position, head) row of d_head values normalised, one gain shared by heads
@@ -340,12 +409,12 @@ void Transformer::backward_rows(const real* p, real* g, const Batch& batch, int 
         real* dx = norm ? zeroed(ws_.dx, D) : dresid;
         for (int h = 0; h < H; ++h) {
             const size_t w = static_cast<size_t>(h) * D * Dh, bh = static_cast<size_t>(h) * Dh;
-            linear_backward(dx, D, g + o.W_Q + w, o.b_Q == kAbsent ? nullptr : g + o.b_Q + bh, dq + h * Dh, HD, x,
-                            p + o.W_Q + w, N, D, Dh);
-            linear_backward(dx, D, g + o.W_K + w, o.b_K == kAbsent ? nullptr : g + o.b_K + bh, dk + h * Dh, HD, x,
-                            p + o.W_K + w, N, D, Dh);
-            linear_backward(dx, D, g + o.W_V + w, o.b_V == kAbsent ? nullptr : g + o.b_V + bh, dv + h * Dh, HD, x,
-                            p + o.W_V + w, N, D, Dh);
+            real* const dW[3] = {g + o.W_Q + w, g + o.W_K + w, g + o.W_V + w};
+            real* const dbias[3] = {o.b_Q == kAbsent ? nullptr : g + o.b_Q + bh, o.b_K == kAbsent ? nullptr : g + o.b_K + bh,
+                                    o.b_V == kAbsent ? nullptr : g + o.b_V + bh};
+            const real* const dout[3] = {dq + h * Dh, dk + h * Dh, dv + h * Dh};
+            const real* const W[3] = {p + o.W_Q + w, p + o.W_K + w, p + o.W_V + w};
+            linear3_backward(dx, D, dW, dbias, dout, HD, x, W, N, D, Dh);
         }
         if (norm)
             norm_backward(dresid, g + o.ln1_w, at(g, o.ln1_b), dx, crows(a.resid_pre, D), p + o.ln1_w,
