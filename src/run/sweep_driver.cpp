@@ -17,6 +17,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -178,53 +179,48 @@ std::string duration_text(double s) {
     return b;
 }
 
-struct Child {
-    size_t run;  // into runs
-    std::chrono::steady_clock::time_point started;
-};
-
 volatile std::sig_atomic_t g_child_stop = 0;
 extern "C" void on_child_signal(int) { g_child_stop = 1; }
 
-// In the child: the run, exactly as ctr-train makes it (run/start.hpp), then _exit with
-// ctr-train's exit codes. Output goes to the run's log. Never returns.
-[[noreturn]] void child_run(const Config* cfg, const Invocation& inv, const std::string& full, const std::string& log_path) {
+// What a worker reports when a run ends: the run and ctr-train's exit code for it.
+struct RunEnd {
+    int64_t run;
+    int64_t code;
+};
+
+// In a worker: one run, exactly as ctr-train makes it (run/start.hpp), with ctr-train's
+// exit codes. Output goes to the run's log. Returns the exit code when the worker may go
+// on to the next run (the run is complete and its file closed) or when nothing was
+// opened; after a failure while training, reports the run and leaves with _exit without
+// closing the file (closing would retry the failed writes).
+int run_one(const Config* cfg, const Invocation& inv, const std::string& full, const std::string& log_path, int64_t index,
+            int reply) {
+    std::fflush(nullptr);
     const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd >= 0) {
         ::dup2(fd, 1);
         ::dup2(fd, 2);
         ::close(fd);
     }
-    // Unlike ctr-train's, a second signal does not kill: under Slurm the run gets the
-    // cluster's SIGTERM and the driver's.
-    struct sigaction sa {};
-    sa.sa_handler = on_child_signal;
-    sigemptyset(&sa.sa_mask);
-    for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
-    std::signal(SIGCHLD, SIG_DFL);
-    const sigset_t waited = driver_signals();
-    sigprocmask(SIG_UNBLOCK, &waited, nullptr);  // the driver's mask, inherited
-    omp_set_num_threads(1);
-    int code = 0;
     std::optional<Run> run;
+    auto fail = [&](int code, const char* what) {
+        std::fprintf(stderr, "ctr-sweep: error: %s\n", what);
+        std::fflush(stderr);
+        return code;
+    };
     try {
-        if (cfg) run.emplace(start_run({*cfg, full, false, inv}));
+        if (cfg) run.emplace(start_run({*cfg, full, false, inv, {}}));
         else run.emplace(resume_run(full, {}, inv));
     } catch (const RunSetupError& e) {
-        std::fprintf(stderr, "ctr-sweep: error: %s\n", e.what());
-        std::fflush(stderr);
-        ::_exit(2);
+        return fail(2, e.what());
     } catch (const ConfigError& e) {
-        std::fprintf(stderr, "ctr-sweep: error: %s\n", e.what());
-        std::fflush(stderr);
-        ::_exit(2);
+        return fail(2, e.what());
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "ctr-sweep: error: %s\n", e.what());
-        std::fflush(stderr);
-        ::_exit(1);
+        return fail(1, e.what());
     }
     LoopHooks hooks;
     hooks.should_stop = [] { return g_child_stop != 0; };
+    int code = 0;
     try {
         const RunResult r = run->train(hooks);
         if (r.end == LoopEnd::kInterrupted) {
@@ -240,20 +236,73 @@ extern "C" void on_child_signal(int) { g_child_stop = 1; }
         std::fprintf(stderr, "ctr-sweep: error: %s\n", e.what());
         run->salvage_after_failure();
         std::fflush(nullptr);
+        const RunEnd end{index, 1};
+        if (::write(reply, &end, sizeof end) < 0) {
+            // the driver is gone; the exit code says it all
+        }
         ::_exit(1);
     }
     run.reset();  // closes the run file
     std::fflush(nullptr);
-    ::_exit(code);
+    return code;
 }
 
-// Starts a run in a child process: a crash (a signal, an abort) ends that run alone.
-// cfg: a new run of that config; nullptr: resume the file.
-pid_t launch(const Config* cfg, const Invocation& inv, const std::string& full, const std::string& log_path) {
+// A worker process: runs the runs the driver sends (their index into the sweep's runs,
+// one at a time on `in`), reports each end on `reply`, and leaves when `in` closes, on a
+// stop signal, or after a run that did not complete. Running many runs in one process
+// spares each run the start of a process (fork, and the page faults of its fresh
+// memory); a crash still ends that worker alone, and with it only its current run.
+[[noreturn]] void worker_main(int in, int reply, const std::function<int(size_t, int)>& run_at) {
+    // Unlike ctr-train's, a second signal does not kill: under Slurm the run gets the
+    // cluster's SIGTERM and the driver's.
+    struct sigaction sa {};
+    sa.sa_handler = on_child_signal;
+    sigemptyset(&sa.sa_mask);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
+    std::signal(SIGCHLD, SIG_DFL);
+    std::signal(SIGPIPE, SIG_DFL);
+    const sigset_t waited = driver_signals();
+    sigprocmask(SIG_UNBLOCK, &waited, nullptr);  // the driver's mask, inherited
+    omp_set_num_threads(1);
+    while (!g_child_stop) {
+        int64_t index = -1;
+        const ssize_t n = ::read(in, &index, sizeof index);
+        if (n != static_cast<ssize_t>(sizeof index)) break;  // closed, or a signal
+        const int code = run_at(static_cast<size_t>(index), reply);
+        const RunEnd end{index, code};
+        if (::write(reply, &end, sizeof end) != static_cast<ssize_t>(sizeof end) || code != 0) {
+            std::fflush(nullptr);
+            ::_exit(code);
+        }
+    }
+    std::fflush(nullptr);
+    ::_exit(0);
+}
+
+struct Worker {
+    int to = -1;                 // the driver's end of the run pipe
+    int from = -1;               // the driver's end of the reply pipe
+    std::optional<size_t> run;   // the run it is on (into runs)
+    std::chrono::steady_clock::time_point started;
+};
+
+// Starts a worker (a fork of the driver; see worker_main). `others`: the driver's pipe
+// ends of the other workers, closed in the new one so that each sees its own pipe close.
+pid_t launch_worker(Worker& w, const std::vector<int>& others, const std::function<int(size_t, int)>& run_at) {
+    int to[2], from[2];
+    if (::pipe2(to, O_CLOEXEC) != 0) throw std::runtime_error(std::string("cannot start a worker: pipe: ") + std::strerror(errno));
+    if (::pipe2(from, O_CLOEXEC) != 0) {
+        ::close(to[0]);
+        ::close(to[1]);
+        throw std::runtime_error(std::string("cannot start a worker: pipe: ") + std::strerror(errno));
+    }
     const pid_t parent = ::getpid();
     std::fflush(nullptr);
     const pid_t pid = ::fork();
-    if (pid < 0) throw std::runtime_error(std::string("cannot start a run: fork: ") + std::strerror(errno));
+    if (pid < 0) {
+        for (int fd : {to[0], to[1], from[0], from[1]}) ::close(fd);
+        throw std::runtime_error(std::string("cannot start a run: fork: ") + std::strerror(errno));
+    }
     if (pid == 0) {
         // Own process group: a Ctrl-C reaches the driver alone, which passes it on once.
         ::setpgid(0, 0);
@@ -261,8 +310,15 @@ pid_t launch(const Config* cfg, const Invocation& inv, const std::string& full, 
         // SIGTERM), so a restarted driver never meets a second writer.
         ::prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (::getppid() != parent) ::_exit(130);
-        child_run(cfg, inv, full, log_path);
+        for (int fd : others) ::close(fd);
+        ::close(to[1]);
+        ::close(from[0]);
+        worker_main(to[0], from[1], run_at);
     }
+    ::close(to[0]);
+    ::close(from[1]);
+    w.to = to[1];
+    w.from = from[0];
     return pid;
 }
 
@@ -391,7 +447,7 @@ int run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
     const auto t0 = std::chrono::steady_clock::now();
     auto last_index = t0;
     size_t finished_now = 0;
-    std::map<pid_t, Child> children;
+    size_t busy = 0;  // runs being made
 
     auto progress = [&](bool final_line) {
         if (opt.quiet && !final_line) return;
@@ -419,7 +475,7 @@ int run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
         const std::string rate_text = complete ? fixed3(static_cast<double>(succ) / static_cast<double>(complete)) : "-";
         char line[512];
         std::snprintf(line, sizeof line, "ctr-sweep: %lld/%zu done%s, %zu running, %lld/%lld successes, rate %s [%s, %s], ETA %s",
-                      static_cast<long long>(done), mine.size(), failed_text.c_str(), children.size(),
+                      static_cast<long long>(done), mine.size(), failed_text.c_str(), busy,
                       static_cast<long long>(succ), static_cast<long long>(complete), rate_text.c_str(),
                       fixed3(w.lo).c_str(), fixed3(w.hi).c_str(), eta_text.c_str());
         if (tty) std::fprintf(stderr, "\r\033[K%s%s", line, final_line ? "\n" : "");
@@ -441,62 +497,139 @@ int run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
     }
     progress(false);
 
+    // In a worker (a fork of this process): the run at index i, from what the driver
+    // knew when it forked, which is all a run needs (the sweep, its runs and their plans).
+    const std::function<int(size_t, int)> run_at = [&](size_t i, int reply) {
+        const SweepRun& r = runs[i];
+        const std::string full = (dir / r.path).string();
+        // The run file records the sweep's command line and the run's overrides.
+        const Invocation inv{opt.argv, spec.base_config, sweep_run_overrides(spec, points[r.point], r.seed)};
+        std::optional<Config> cfg;
+        if (plans[i].start != Start::kResume) cfg = sweep_run_config(spec, points[r.point], r.seed);
+        return run_one(cfg ? &*cfg : nullptr, inv, full, run_log_path(full), static_cast<int64_t>(i), reply);
+    };
+    std::signal(SIGPIPE, SIG_IGN);  // a worker that died: its pipe's write fails with EPIPE
+    std::map<pid_t, Worker> workers;
+    auto end_run = [&](Worker& w, const std::string& how) {
+        const size_t i = *w.run;
+        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - w.started).count();
+        {
+            std::ofstream log(run_log_path((dir / runs[i].path).string()), std::ios::app);
+            char end[128];
+            std::snprintf(end, sizeof end, "ctr-sweep: %s after %.3f s\n", how.c_str(), secs);
+            log << end;
+        }
+        w.run.reset();
+        --busy;
+        records[i] = read_run_record(opt.dir, runs[i].path);
+        ++finished_now;
+    };
+    // Reads a worker's reports; false when its pipe is closed (the worker has ended).
+    auto read_replies = [&](Worker& w) {
+        for (;;) {
+            pollfd p{w.from, POLLIN, 0};
+            if (::poll(&p, 1, 0) <= 0) return true;
+            RunEnd end{};
+            const ssize_t n = ::read(w.from, &end, sizeof end);
+            if (n != static_cast<ssize_t>(sizeof end)) return false;
+            if (w.run && static_cast<int64_t>(*w.run) == end.run) end_run(w, "exit " + std::to_string(end.code));
+        }
+    };
+    auto close_worker = [](Worker& w) {
+        if (w.to >= 0) ::close(w.to);
+        if (w.from >= 0) ::close(w.from);
+        w.to = w.from = -1;
+    };
+
     int forwarded = 0;
     bool changed = false;  // a run ended since the last progress line
-    while (!queue.empty() || !children.empty()) {
+    while (!queue.empty() || busy > 0) {
         if (g_signal && forwarded != g_signal) {
-            // Stop starting runs; each running one checkpoints and exits on the signal.
-            for (const auto& [pid, c] : children) ::kill(pid, g_signal == SIGINT ? SIGINT : SIGTERM);
+            // Stop starting runs; each running one checkpoints and exits on the signal,
+            // idle workers leave.
+            for (const auto& [pid, w] : workers) ::kill(pid, g_signal == SIGINT ? SIGINT : SIGTERM);
             forwarded = g_signal;
             g_signal = 0;
             queue.clear();
         }
-        while (!forwarded && !queue.empty() && static_cast<int>(children.size()) < opt.jobs) {
+        while (!forwarded && !queue.empty() && static_cast<int>(busy) < opt.jobs) {
             const size_t i = queue.front();
-            queue.pop_front();
             const SweepRun& r = runs[i];
             const std::string full = (dir / r.path).string();
             fs::create_directories(fs::path(full).parent_path());
-            std::optional<Config> cfg;
-            // The run file records the sweep's command line and the run's overrides.
-            const Invocation inv{opt.argv, spec.base_config, sweep_run_overrides(spec, points[r.point], r.seed)};
-            if (plans[i].start != Start::kResume) {
+            if (plans[i].start != Start::kResume)
                 fs::remove(full, ec);  // only a file of this run's config without a checkpoint (plan_run)
-                cfg = sweep_run_config(spec, points[r.point], r.seed);
+            auto idle = std::find_if(workers.begin(), workers.end(), [](const auto& pw) { return !pw.second.run && pw.second.to >= 0; });
+            if (idle == workers.end()) {
+                std::vector<int> others;
+                for (const auto& [pid, w] : workers)
+                    for (int fd : {w.to, w.from})
+                        if (fd >= 0) others.push_back(fd);
+                Worker w;
+                const pid_t pid = launch_worker(w, others, run_at);
+                idle = workers.emplace(pid, w).first;
             }
-            const pid_t pid = launch(cfg ? &*cfg : nullptr, inv, full, run_log_path(full));
-            children[pid] = {i, std::chrono::steady_clock::now()};
+            Worker& w = idle->second;
+            const int64_t index = static_cast<int64_t>(i);
+            if (::write(w.to, &index, sizeof index) != static_cast<ssize_t>(sizeof index)) {
+                ::close(w.to);  // it has died: reaped below; the run goes to another worker
+                w.to = -1;
+                continue;
+            }
+            queue.pop_front();
+            w.run = i;
+            w.started = std::chrono::steady_clock::now();
+            ++busy;
             records[i].status = "running";
         }
         if (changed) {
             progress(false);
             changed = false;
         }
+        const size_t finished_before = finished_now;
+        for (auto& [pid, w] : workers)
+            if (w.from >= 0 && !read_replies(w)) {
+                ::close(w.from);
+                w.from = -1;
+            }
         int status = 0;
         const pid_t pid = ::waitpid(-1, &status, WNOHANG);
-        if (pid <= 0) {
-            // Until a signal (a run ended: SIGCHLD; or a stop) or, at the latest, a second.
-            const timespec timeout{1, 0};
-            ::ppoll(nullptr, 0, &timeout, &wait_mask);
+        if (pid > 0) {
+            const auto it = workers.find(pid);
+            if (it != workers.end()) {
+                Worker& w = it->second;
+                if (w.from >= 0) read_replies(w);  // a report written just before it left
+                if (w.run) {
+                    char how[64];
+                    if (WIFSIGNALED(status)) std::snprintf(how, sizeof how, "killed by signal %d", WTERMSIG(status));
+                    else std::snprintf(how, sizeof how, "exit %d", WEXITSTATUS(status));
+                    end_run(w, how);
+                }
+                close_worker(w);
+                workers.erase(it);
+            }
+        }
+        if (finished_now != finished_before) {
+            changed = true;
+            if (std::chrono::steady_clock::now() - last_index > std::chrono::seconds(2)) write_index();
             continue;
         }
-        const auto it = children.find(pid);
-        if (it == children.end()) continue;
-        const size_t i = it->second.run;
-        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - it->second.started).count();
-        children.erase(it);
-        {
-            std::ofstream log(run_log_path((dir / runs[i].path).string()), std::ios::app);
-            char end[128];
-            if (WIFSIGNALED(status)) std::snprintf(end, sizeof end, "ctr-sweep: killed by signal %d after %.3f s\n", WTERMSIG(status), secs);
-            else std::snprintf(end, sizeof end, "ctr-sweep: exit %d after %.3f s\n", WEXITSTATUS(status), secs);
-            log << end;
-        }
-        records[i] = read_run_record(opt.dir, runs[i].path);
-        ++finished_now;
-        changed = true;
-        if (std::chrono::steady_clock::now() - last_index > std::chrono::seconds(2)) write_index();
+        if (pid > 0) continue;
+        // Until a report, a signal (a worker ended: SIGCHLD; or a stop) or, at the latest, a second.
+        std::vector<pollfd> fds;
+        for (const auto& [p, w] : workers)
+            if (w.from >= 0) fds.push_back({w.from, POLLIN, 0});
+        const timespec timeout{1, 0};
+        ::ppoll(fds.data(), fds.size(), &timeout, &wait_mask);
     }
+    // No more runs: each worker sees its pipe close and leaves.
+    for (auto& [pid, w] : workers) close_worker(w);
+    for (const auto& [pid, w] : workers) {
+        int status = 0;
+        while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+    }
+    workers.clear();
     write_index();
     if (changed || tty || opt.quiet) progress(true);
 
