@@ -354,3 +354,29 @@ TEST_CASE("ctr-sweep submit --dry-run prints the array and collect scripts and s
     CHECK_FALSE(fs::exists(t.dir / "out"));
     CHECK(run_sweep_cmd({"submit", sweep, "--out", "out"}, t.dir).code == 2);  // --array missing
 }
+
+TEST_CASE("ctr-sweep: a diverged run exits 3 as in ctr-train, is 'diverged' in the index and is not rerun",
+          "[sweep][cli]") {
+    TempDir t("sweep_diverged");
+    // Two points: SGD at lr 1e-3 trains, at lr 1e4 it diverges.
+    const std::string sweep = t.write("tiny.yaml", tiny_sweep("grid:\n  train.lr: [0.001, 1.0e+4]\n  train.optimizer: [sgd]\n", "0"));
+    const Result r = run_sweep_cmd({sweep, "--out", "out", "-q"}, t.dir);
+    INFO(r.err);
+    CHECK(r.code == 0);  // a diverged run is a result, not a failure of the sweep
+    const std::string csv = read_file_bytes(t.dir / "out/index.csv");
+    INFO(csv);
+    CHECK(std::regex_search(csv, std::regex(R"(,diverged,.*the run diverged: (training loss|gradient norm) at step \d+)")));
+    CHECK(std::regex_search(csv, std::regex(R"(,complete,)")));
+    // The run's log ends with ctr-train's code for a diverged run.
+    bool saw_exit3 = false;
+    for (const auto& e : fs::recursive_directory_iterator(t.dir / "out"))
+        if (e.path().extension() == ".log" && read_file_bytes(e.path()).find("ctr-sweep: exit 3 after") != std::string::npos)
+            saw_exit3 = true;
+    CHECK(saw_exit3);
+    const Result st = run_sweep_cmd({"status", "out"}, t.dir);
+    CHECK(st.out.find("1 complete, 1 diverged") != std::string::npos);
+    // A rerun leaves it as it is (resumed, it would diverge again).
+    const Result again = run_sweep_cmd({sweep, "--out", "out", "-q"}, t.dir);
+    CHECK(again.code == 0);
+    CHECK(read_file_bytes(t.dir / "out/index.csv") == csv);
+}

@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "cli/common/exit_codes.hpp"
+#include "run/exit_codes.hpp"
 #include "cli/common/flags.hpp"
 #include "config/load.hpp"
 #include "io/run_file_reader.hpp"
@@ -241,7 +241,7 @@ std::string format(const Value& v, bool json) {
 }
 
 // A run file caught mid-flush can fail to read; a fresh look a moment later is whole.
-// code: the exit code of the failure (cli/common/exit_codes.hpp).
+// code: the exit code of the failure (run/exit_codes.hpp).
 std::optional<Report> inspect_with_retry(const std::string& path, std::string& error, int& code) {
     for (int attempt = 1;; ++attempt) {
         try {

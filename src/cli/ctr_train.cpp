@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "cli/common/exit_codes.hpp"
+#include "run/exit_codes.hpp"
 #include "cli/common/flags.hpp"
 #include "cli/common/interrupt.hpp"
 #include "cli/common/progress.hpp"

@@ -13,7 +13,7 @@
 namespace ctr::h5 {
 
 // Why a file could not be opened, read or written: the CLIs map it to an exit code
-// (cli/common/exit_codes.hpp) and every cause has its own message.
+// (run/exit_codes.hpp) and every cause has its own message.
 enum class Cause {
     kOther,          // any other failure (an I/O error, a failed HDF5 call)
     kNotFound,       // no such file

@@ -26,7 +26,7 @@
 // run file, a resume that would change or shorten the run, a diverged run, resources
 // above the limits; ctr-train exits 2), ConfigError from a bad override, h5::IoError
 // for files that cannot be locked, created, read or written, with its h5::Cause (the
-// exit code table: cli/common/exit_codes.hpp). When train() throws (a full disk), call
+// exit code table: run/exit_codes.hpp). When train() throws (a full disk), call
 // salvage_after_failure() and leave the process without closing the file (std::_Exit):
 // closing would retry the failed writes.
 #include <cstdint>

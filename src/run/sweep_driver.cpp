@@ -27,6 +27,7 @@
 #include <omp.h>
 
 #include "io/run_file_reader.hpp"
+#include "run/exit_codes.hpp"
 #include "run/start.hpp"
 #include "run/sweep_index.hpp"
 
@@ -155,7 +156,8 @@ Plan plan_run(const std::string& full, const Config& resolved) {
                 throw SweepRefused(full + ": holds a run of another config (keys that differ: " + keys +
                                    "); the sweep would not replace it: give another --out, or move the file away");
             }
-            if (f.status() == "complete") return {Start::kSkip, {}};
+            // A diverged run is a result too: resumed, it would diverge again.
+            if (f.status() == "complete" || f.status() == "diverged") return {Start::kSkip, {}};
             if (f.checkpoint_step()) return {Start::kResume, {}};
             // Killed before its first checkpoint: nothing in it can be continued, and
             // the run is the sweep's own (same config), so it starts again.
@@ -211,12 +213,8 @@ int run_one(const Config* cfg, const Invocation& inv, const std::string& full, c
     try {
         if (cfg) run.emplace(start_run({*cfg, full, false, inv, {}}));
         else run.emplace(resume_run(full, {}, inv));
-    } catch (const RunSetupError& e) {
-        return fail(2, e.what());
-    } catch (const ConfigError& e) {
-        return fail(2, e.what());
     } catch (const std::exception& e) {
-        return fail(1, e.what());
+        return fail(exit_code_of(e), e.what());  // ctr-train's table: 2 refused, 4 locked, 1 failed
     }
     LoopHooks hooks;
     hooks.should_stop = [] { return g_child_stop != 0; };
@@ -225,7 +223,12 @@ int run_one(const Config* cfg, const Invocation& inv, const std::string& full, c
         const RunResult r = run->train(hooks);
         if (r.end == LoopEnd::kInterrupted) {
             std::printf("interrupted at step %lld\n", static_cast<long long>(r.last_step));
-            code = 130;
+            code = kExitInterrupted;
+        } else if (r.end == LoopEnd::kDiverged) {
+            std::fprintf(stderr, "ctr-sweep: error: the run diverged: %s at step %lld; stopped there\n",
+                         r.divergence.quantity.c_str(), static_cast<long long>(r.divergence.step));
+            std::printf("verdict: %s\n", r.verdict.summary.c_str());
+            code = kExitDiverged;
         } else {
             std::printf("done: %lld steps in %.2fs  eval loss %.4g  rel_err %.4g\nverdict: %s\n",
                         static_cast<long long>(r.last_step), r.seconds, r.final_eval.loss, r.final_eval.rel_error,
@@ -236,11 +239,12 @@ int run_one(const Config* cfg, const Invocation& inv, const std::string& full, c
         std::fprintf(stderr, "ctr-sweep: error: %s\n", e.what());
         run->salvage_after_failure();
         std::fflush(nullptr);
-        const RunEnd end{index, 1};
+        const int code = exit_code_of(e);
+        const RunEnd end{index, code};
         if (::write(reply, &end, sizeof end) < 0) {
             // the driver is gone; the exit code says it all
         }
-        ::_exit(1);
+        ::_exit(code);
     }
     run.reset();  // closes the run file
     std::fflush(nullptr);
@@ -458,7 +462,7 @@ int run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
                 ++complete;
                 succ += r.success == 1;
             }
-            if (r.status == "failed") ++failed;
+            if (r.status == "failed" || r.status == "diverged") ++failed;  // "failed" in the progress line
         }
         done = complete + failed;
         const Wilson w = wilson_interval(succ, complete);
@@ -636,7 +640,7 @@ int run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
     int64_t failed = 0, incomplete = 0;
     for (size_t i : mine) {
         failed += records[i].status == "failed";
-        incomplete += records[i].status != "complete" && records[i].status != "failed";
+        incomplete += records[i].status != "complete" && records[i].status != "failed" && records[i].status != "diverged";
     }
     if (forwarded) {
         std::fprintf(stderr, "ctr-sweep: interrupted; run the same command again to continue\n");
@@ -672,7 +676,7 @@ void print_counts(const std::vector<RunRecord>& records) {
     std::map<std::string, int64_t> n;
     for (const RunRecord& r : records) ++n[r.status];
     std::printf("runs: %zu", records.size());
-    for (const char* s : {"complete", "failed", "running", "interrupted", "pending"})
+    for (const char* s : {"complete", "diverged", "failed", "running", "interrupted", "pending"})
         if (n[s]) std::printf(", %lld %s", static_cast<long long>(n[s]), s);
     std::printf("\n");
 }

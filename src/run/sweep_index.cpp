@@ -26,16 +26,17 @@ void read_log(const std::string& log_path, RunRecord& r, bool& ended_badly) {
     if (!in) return;
     std::string line, last_error, last_end;
     while (std::getline(in, line)) {
-        if (line.rfind("ctr-sweep: ", 0) == 0) last_end = line;
-        else if (line.find("error: ") != std::string::npos) last_error = line.substr(line.find("error: ") + 7);
+        if (line.find("error: ") != std::string::npos) last_error = line.substr(line.find("error: ") + 7);
+        else if (line.rfind("ctr-sweep: ", 0) == 0) last_end = line;
         else if (line.rfind("terminate called", 0) == 0) last_error = line;
     }
     int code = 0, sig = 0;
     double secs = 0;
     if (std::sscanf(last_end.c_str(), "ctr-sweep: exit %d after %lf s", &code, &secs) == 2) {
         r.wall_s = secs;
-        ended_badly = code != 0 && code != 130;
-        if (ended_badly) r.error = last_error.empty() ? "exit code " + std::to_string(code) : last_error;
+        // 3: diverged, a result (the file says "diverged"), with its message as the error.
+        ended_badly = code != 0 && code != 130 && code != 3;
+        if (ended_badly || code == 3) r.error = last_error.empty() ? "exit code " + std::to_string(code) : last_error;
     } else if (last_end.rfind("ctr-sweep: not run: ", 0) == 0) {
         ended_badly = true;
         r.error = last_end.substr(20);
@@ -180,7 +181,7 @@ void write_sweep_index(const std::string& dir, const SweepSpec& spec, const std:
         text_col(t, spec.grid[a].key, "swept key's value", [&](size_t i) { return points[runs[i].point].values[a]; });
     int_col(t, "seed", "master seed", [&](size_t i) { return static_cast<int64_t>(runs[i].seed); });
     text_col(t, "path", "run file, relative to the sweep directory", [&](size_t i) { return runs[i].path; });
-    text_col(t, "status", "complete, failed, interrupted, running or pending", [&](size_t i) { return records[i].status; });
+    text_col(t, "status", "complete, diverged, failed, interrupted, running or pending", [&](size_t i) { return records[i].status; });
     int_col(t, "success", "verdict: solved and mechanism (0/1; -1 unless complete)", [&](size_t i) { return records[i].success; });
     int_col(t, "solved", "rel_error below analysis.success_rel_error (0/1; -1)", [&](size_t i) { return records[i].solved; });
     int_col(t, "mechanism", "catch and release above their thresholds (0/1; -1)", [&](size_t i) { return records[i].mechanism; });

@@ -1,4 +1,4 @@
-#include "cli/common/exit_codes.hpp"
+#include "run/exit_codes.hpp"
 
 #include <csignal>
 #include <new>
