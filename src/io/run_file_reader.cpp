@@ -31,6 +31,14 @@ uint64_t get_u64_attr(hid_t obj, const char* name) {
 RunFileReader::RunFileReader(std::string path, h5::Handle file) : path_(std::move(path)), file_(std::move(file)) {
     using namespace schema;
     const hid_t root = file_.get();
+    // The root's header unreadable is damage, not another kind of file (the superblock
+    // points to it, so HDF5 opened the file without reading it).
+    H5O_info_t root_info;
+    if (H5Oget_info2(root, &root_info, H5O_INFO_BASIC) < 0 || H5Aexists(root, kConfig) < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        throw h5::IoError(path_ + " is damaged: HDF5 cannot read its root group (ctr cannot read or continue it)",
+                          h5::Cause::kDamaged);
+    }
     if (!h5::has_attr(root, kConfig) || !h5::exists(root, kMetrics))
         throw h5::IoError(path_ + " is an HDF5 file but not a ctr run file (no config attribute or /metrics)",
                           h5::Cause::kNotRunFile);
@@ -147,15 +155,109 @@ std::vector<double> RunFileReader::snapshot_series(const std::string& name, std:
     return out;
 }
 
+std::vector<std::string> RunFileReader::checkpoint_groups() const {
+    std::vector<std::string> names;
+    H5G_info_t info;
+    if (H5Gget_info(file_.get(), &info) < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        return names;
+    }
+    for (hsize_t i = 0; i < info.nlinks; ++i) {
+        char name[1024];
+        if (H5Lget_name_by_idx(file_.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT) < 0) continue;
+        const std::string n = name;
+        if (n == schema::kCheckpoint || n.rfind(std::string(schema::kCheckpoint) + ".", 0) == 0) names.push_back(n);
+    }
+    H5Eclear2(H5E_DEFAULT);
+    return names;
+}
+
+std::optional<std::string> RunFileReader::checkpoint_name() const {
+    using namespace schema::checkpoint;
+    std::optional<std::string> best;
+    int64_t best_step = -1;
+    for (const std::string& n : checkpoint_groups()) {
+        // /checkpoint of a file written before the marker existed is complete: it was
+        // only ever linked whole. Every other name needs the marker.
+        try {
+            h5::Handle g(H5Gopen2(file_.get(), n.c_str(), H5P_DEFAULT));
+            if (!g.valid() || !h5::has_attr(g.get(), kStep)) continue;
+            if (n != schema::kCheckpoint && !h5::has_attr(g.get(), kComplete)) continue;
+            const int64_t step = h5::get_attr_int(g.get(), kStep);
+            // Ties: /checkpoint, then /checkpoint.old (the final checkpoint is written twice).
+            const auto rank = [](const std::string& name) {
+                return name == schema::kCheckpoint ? 0 : name == schema::kCheckpointOld ? 1 : 2;
+            };
+            if (step > best_step || (best && step == best_step && rank(n) < rank(*best))) best = n, best_step = step;
+        } catch (const h5::IoError&) {
+        }
+        H5Eclear2(H5E_DEFAULT);
+    }
+    return best;
+}
+
+std::optional<std::string> RunFileReader::data_past_end() const {
+    haddr_t eoa = 0;
+    if (H5Fget_eoa(file_.get(), &eoa) < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        return std::string("/");
+    }
+    struct Visit {
+        haddr_t eoa;
+        std::string prefix, found;
+    };
+    auto visit = [](hid_t group, const char* name, const H5O_info_t* info, void* data) -> herr_t {
+        auto& v = *static_cast<Visit*>(data);
+        const std::string path = v.prefix + "/" + name;
+        if (info->addr == HADDR_UNDEF || info->addr >= v.eoa) return v.found = path, 1;
+        if (info->type != H5O_TYPE_DATASET) return 0;
+        h5::Handle ds(H5Dopen2(group, name, H5P_DEFAULT));
+        if (!ds.valid()) return v.found = path, 1;
+        h5::Handle dcpl(H5Dget_create_plist(ds.get()));
+        if (dcpl.valid() && H5Pget_layout(dcpl.get()) == H5D_CHUNKED) {
+            hsize_t n = 0;
+            h5::Handle space(H5Dget_space(ds.get()));  // (HDF5 1.10 refuses H5S_ALL here)
+            if (!space.valid() || H5Dget_num_chunks(ds.get(), space.get(), &n) < 0) return v.found = path, 1;
+            std::vector<hsize_t> offset(std::max(1, H5Sget_simple_extent_ndims(space.get())));
+            for (hsize_t i = 0; i < n; ++i) {
+                haddr_t at = HADDR_UNDEF;
+                hsize_t size = 0;
+                unsigned filters = 0;
+                if (H5Dget_chunk_info(ds.get(), space.get(), i, offset.data(), &filters, &at, &size) < 0 || at == HADDR_UNDEF ||
+                    at + size > v.eoa)
+                    return v.found = path, 1;
+            }
+            return 0;
+        }
+        const haddr_t at = H5Dget_offset(ds.get());
+        const hsize_t size = H5Dget_storage_size(ds.get());
+        if (size > 0 && at != HADDR_UNDEF && at + size > v.eoa) return v.found = path, 1;
+        return 0;
+    };
+    std::vector<std::string> groups{schema::kMetrics, schema::kSnapshots};
+    if (const std::optional<std::string> c = checkpoint_name()) groups.push_back(*c);
+    for (const std::string& g : groups) {
+        Visit v{eoa, "/" + g, {}};
+        h5::Handle group(H5Gopen2(file_.get(), g.c_str(), H5P_DEFAULT));
+        if (!group.valid() || H5Ovisit2(group.get(), H5_INDEX_NAME, H5_ITER_INC, visit, &v, H5O_INFO_BASIC) < 0)
+            v.found = v.found.empty() ? "/" + g : v.found;
+        H5Eclear2(H5E_DEFAULT);
+        if (!v.found.empty()) return v.found;
+    }
+    return std::nullopt;
+}
+
 std::optional<int64_t> RunFileReader::checkpoint_step() const {
-    if (!h5::exists(file_.get(), schema::kCheckpoint)) return std::nullopt;
-    return h5::get_attr_int(h5::open_group(file_.get(), schema::kCheckpoint).get(), schema::checkpoint::kStep);
+    const std::optional<std::string> name = checkpoint_name();
+    if (!name) return std::nullopt;
+    return h5::get_attr_int(h5::open_group(file_.get(), *name).get(), schema::checkpoint::kStep);
 }
 
 std::optional<Checkpoint> RunFileReader::checkpoint() const {
     using namespace schema::checkpoint;
-    if (!h5::exists(file_.get(), schema::kCheckpoint)) return std::nullopt;
-    h5::Handle g = h5::open_group(file_.get(), schema::kCheckpoint);
+    const std::optional<std::string> name = checkpoint_name();
+    if (!name) return std::nullopt;
+    h5::Handle g = h5::open_group(file_.get(), *name);
     const hid_t id = g.get();
     const hid_t rt = h5::native_type<real>();
     Checkpoint c;

@@ -38,8 +38,19 @@ public:
     // "metrics/catch") as doubles, all rows; shape gets [snapshots, row shape...].
     std::vector<double> snapshot_series(const std::string& name, std::vector<hsize_t>* shape = nullptr) const;
 
+    // The checkpoint a resume continues from: the newest complete one of /checkpoint
+    // and the groups a killed writer may have left beside it (/checkpoint.old,
+    // /checkpoint.new[.N]); normally /checkpoint. Its name, step and contents.
+    std::optional<std::string> checkpoint_name() const;
     std::optional<int64_t> checkpoint_step() const;
     std::optional<Checkpoint> checkpoint() const;
+    // The first object of /metrics, /snapshots or the checkpoint with data or a header
+    // past the end of the file HDF5 recorded (a writer killed inside a flush, after
+    // writing the index of new data but before the new end), or nullopt. Such a file
+    // opens, but writing to it would overwrite or run past that data.
+    std::optional<std::string> data_past_end() const;
+    // The names of the root's links that are /checkpoint or start with "checkpoint.".
+    std::vector<std::string> checkpoint_groups() const;
     std::optional<RunVerdict> verdict() const;   // only a finished run has one
 
     // The open file, for reading what this class does not cover (raw HDF5).

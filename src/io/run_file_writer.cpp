@@ -108,6 +108,17 @@ private:
     hid_t scales_;
 };
 
+// Links an unlinked group (H5Gcreate_anon) as name. Its link count is raised to 1 before
+// the caller's flush of its contents and stays 1 on disk: linking and dropping the extra
+// count happen together, so a kill cannot leave it linked with a count of 0 (which the
+// next deletion of the link would refuse) whichever of the root's and the group's
+// headers was written.
+void hold_unlinked(hid_t group) { h5::check(H5Oincr_refcount(group), "holding a new group"); }
+void link_held(hid_t group, hid_t root, const char* name, const std::string& what) {
+    h5::check(H5Olink(group, root, name, H5P_DEFAULT, H5P_DEFAULT), what);
+    h5::check(H5Odecr_refcount(group), what);
+}
+
 // A subgroup's series share the parent's `step`: a hard link to it makes it the
 // subgroup's coordinate too (xarray reads one group at a time).
 void link_step(hid_t parent, hid_t subgroup) {
@@ -304,10 +315,11 @@ void RunFileWriter::append_snapshot(const SnapshotRecord& s) {
 void RunFileWriter::write_verdict(const RunVerdict& r) {
     using namespace schema::verdict;
     const hid_t root = file_.root();
-    if (h5::exists(root, schema::kVerdict))
-        h5::check(H5Ldelete(root, schema::kVerdict, H5P_DEFAULT), "replacing /verdict");
-    h5::Handle g = h5::create_group(root, schema::kVerdict);
+    // Written unlinked and flushed, then linked (as a checkpoint is): a kill leaves either
+    // no /verdict or a whole one, never a link to a half-written group.
+    h5::Handle g(h5::check(H5Gcreate_anon(root, H5P_DEFAULT, H5P_DEFAULT), "creating /verdict"));
     const hid_t id = g.get();
+    hold_unlinked(id);
     const Verdict& v = r.verdict;
     const Emergence& e = r.emergence;
     const CausalResult& c = r.causal;
@@ -341,20 +353,24 @@ void RunFileWriter::write_verdict(const RunVerdict& r) {
     h5::set_attr(id, kCleanLoss, c.clean_loss);
     h5::set_attr(id, kCatchAblatedLoss, c.catch_ablated_loss);
     h5::set_attr(id, kTagAblatedLoss, c.tag_ablated_loss);
+    file_.flush();
+    if (h5::exists(root, schema::kVerdict))
+        h5::check(H5Ldelete(root, schema::kVerdict, H5P_DEFAULT), "replacing /verdict");
+    link_held(id, root, schema::kVerdict, "linking /verdict");
 }
 
 void RunFileWriter::write_checkpoint(const Checkpoint& c) {
     using namespace schema::checkpoint;
-    file_.ensure_space();
-    file_.write_pending();  // the row counts recorded below must include every queued row
+    // 0. The rows queued so far, in a flush of their own (the row counts recorded below
+    //    must include every one), so that the checkpoint's flush writes only new objects.
+    file_.flush();
     const hid_t root = file_.root();
-    // A half-written checkpoint left by a kill is never deleted: its space may be shared
-    // with data written since, and freeing it would let HDF5 overwrite live rows. The new
-    // one takes the first free name instead.
-    std::string staging = schema::kCheckpointStaging;
-    for (int i = 1; h5::exists(root, staging); ++i) staging = std::string(schema::kCheckpointStaging) + "." + std::to_string(i);
+    // 1. The new checkpoint, complete, in an unlinked group: nothing that exists changes,
+    //    so a kill leaves the last flush's /checkpoint and at most some unused space (but
+    //    its strings go to HDF5's shared string heap, which a kill can still tear).
+    h5::Handle g(h5::check(H5Gcreate_anon(root, H5P_DEFAULT, H5P_DEFAULT), "creating the checkpoint"));
+    hold_unlinked(g.get());
     {
-        h5::Handle g = h5::create_group(root, staging);
         Dims dims(g.get());
         const hsize_t P = c.params.size();
         dims.array(g.get(), kParams, {P}, c.params.data(), {"param"}, "all parameters, flat, in ParamLayout order");
@@ -380,33 +396,59 @@ void RunFileWriter::write_checkpoint(const Checkpoint& c) {
         h5::set_attr(g.get(), kMetricsRows, static_cast<int64_t>(h5::n_rows(root, schema::kMetricsStep)));
         h5::set_attr(g.get(), kSnapshotRows, static_cast<int64_t>(h5::n_rows(root, schema::kSnapshotsStep)));
         h5::set_attr(g.get(), kConfig, h5::get_attr_string(root, schema::kConfig));
+        h5::set_attr(g.get(), kComplete, int64_t{1});  // last: a group without it is not a checkpoint
     }
-    // Flush before the swap: deleting the old checkpoint frees its space, and the flush
-    // writes pending snapshot chunks, which HDF5 may place in freed space. Were both in
-    // one flush, a kill during it could leave the file's last flushed /checkpoint with
-    // its data overwritten by snapshot chunks (a resume would then silently continue from
-    // garbage). Flushed first, the swap's own flush has no chunk data left to write.
     file_.flush();
+    // 2. The swap, in one flush that writes only the root group's header (one block, see
+    //    SeriesFile::create): the old checkpoint moves aside, the new one takes its name.
+    //    It allocates and frees nothing, so no data can land on the old checkpoint's space
+    //    while a file on disk may still point to it.
+    if (h5::exists(root, schema::kCheckpointOld))  // left by a kill after step 2 (resumes clear it)
+        h5::check(H5Ldelete(root, schema::kCheckpointOld, H5P_DEFAULT), "replacing the checkpoint");
     if (h5::exists(root, schema::kCheckpoint))
-        h5::check(H5Ldelete(root, schema::kCheckpoint, H5P_DEFAULT), "replacing the checkpoint");
-    h5::check(H5Lmove(root, staging.c_str(), root, schema::kCheckpoint, H5P_DEFAULT, H5P_DEFAULT),
-              "replacing the checkpoint");
+        h5::check(H5Lmove(root, schema::kCheckpoint, root, schema::kCheckpointOld, H5P_DEFAULT, H5P_DEFAULT),
+                  "replacing the checkpoint");
+    link_held(g.get(), root, schema::kCheckpoint, "replacing the checkpoint");
+    file_.flush();
+    // 3. Only now the old one goes, and its space is free for later rows.
+    if (h5::exists(root, schema::kCheckpointOld))
+        h5::check(H5Ldelete(root, schema::kCheckpointOld, H5P_DEFAULT), "replacing the checkpoint");
     file_.flush();
     file_.publish();
 }
 
-int RunFileWriter::remove_stale_checkpoints() {
+int RunFileWriter::settle_checkpoints() {
     const hid_t root = file_.root();
+    const std::optional<std::string> chosen = reader().checkpoint_name();
+    if (!chosen) throw h5::IoError(path() + " has no checkpoint to resume from");
     haddr_t eoa = 0;
     h5::check(H5Fget_eoa(root, &eoa), "reading the extent of " + path_);
-    std::vector<std::string> stale;
-    H5G_info_t info;
-    h5::check(H5Gget_info(root, &info), "listing /");
-    for (hsize_t i = 0; i < info.nlinks; ++i) {
-        char name[1024];
-        if (H5Lget_name_by_idx(root, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT) < 0) continue;
-        if (std::string(name).rfind(schema::kCheckpointStaging, 0) == 0) stale.push_back(name);
+    // The chosen one takes the name /checkpoint (after a kill during a swap it may be
+    // /checkpoint.old or, in older files, /checkpoint.new[.N]); what held the name moves
+    // aside, to be deleted with the rest.
+    if (*chosen != schema::kCheckpoint) {
+        if (h5::exists(root, schema::kCheckpoint)) {
+            std::string aside = schema::kCheckpointStaging;
+            for (int i = 1; h5::exists(root, aside); ++i)
+                aside = std::string(schema::kCheckpointStaging) + "." + std::to_string(i);
+            h5::check(H5Lmove(root, schema::kCheckpoint, root, aside.c_str(), H5P_DEFAULT, H5P_DEFAULT),
+                      "restoring the checkpoint");
+        }
+        h5::check(H5Lmove(root, chosen->c_str(), root, schema::kCheckpoint, H5P_DEFAULT, H5P_DEFAULT),
+                  "restoring the checkpoint");
     }
+    // Files written before link_held could be left, by a kill between the swap's write of
+    // the root group and that of the new group's header, with the group linked and a
+    // link count of 0: set it right, or the next swap would delete it while linked.
+    H5O_info_t info;
+    h5::check(H5Oget_info_by_name2(root, schema::kCheckpoint, &info, H5O_INFO_BASIC, H5P_DEFAULT), "reading the checkpoint");
+    if (info.rc < 1) {
+        h5::Handle g = h5::open_group(root, schema::kCheckpoint);
+        h5::check(H5Oincr_refcount(g.get()), "repairing the checkpoint's link count");
+    }
+    std::vector<std::string> stale;
+    for (const std::string& n : reader().checkpoint_groups())
+        if (n != schema::kCheckpoint) stale.push_back(n);
     // Whether every dataset below a group has its data inside the recorded extent.
     struct Extent {
         haddr_t eoa;
@@ -414,6 +456,10 @@ int RunFileWriter::remove_stale_checkpoints() {
     };
     auto visit = [](hid_t group, const char* name, const H5O_info_t* info, void* data) -> herr_t {
         auto& e = *static_cast<Extent*>(data);
+        if (info->addr == HADDR_UNDEF || info->addr >= e.eoa) {  // the object's header itself
+            e.inside = false;
+            return 1;
+        }
         if (info->type != H5O_TYPE_DATASET) return 0;
         h5::Handle ds(H5Dopen2(group, name, H5P_DEFAULT));
         if (!ds.valid()) {
@@ -442,6 +488,7 @@ int RunFileWriter::remove_stale_checkpoints() {
         if (extent.inside && H5Ldelete(root, name.c_str(), H5P_DEFAULT) >= 0) ++removed;
     }
     H5Eclear2(H5E_DEFAULT);
+    file_.flush();  // before anything else is written: later writes may reuse the freed space
     return removed;
 }
 

@@ -82,10 +82,12 @@ public:
     // after it (before a crash, or off-schedule rows at the end of a finished run) are
     // written again by the resumed run.
     void drop_rows_after_checkpoint();
-    // Deletes half-written checkpoints (/checkpoint.new[.N]) a killed writer left, when
-    // all their data lie inside the file's recorded extent (else their space may overlap
-    // live data, and they stay). Returns how many it deleted.
-    int remove_stale_checkpoints();
+    // On resume: makes the checkpoint a resume continues from (RunFileReader::
+    // checkpoint_name, the newest complete one) /checkpoint again, and deletes the other
+    // checkpoint groups a killed writer left (older or incomplete ones) when all their
+    // data lie inside the file's recorded extent (else their space may overlap live
+    // data, and they stay). Flushes. Returns how many it deleted.
+    int settle_checkpoints();
 
     void flush() { file_.flush(); }
     // After a failed write: see SeriesFile::salvage_after_failure.

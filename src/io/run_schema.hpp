@@ -129,10 +129,16 @@ inline constexpr const char* kCatchAblatedLoss = "catch_ablated_loss";
 inline constexpr const char* kTagAblatedLoss = "tag_ablated_loss";
 }  // namespace verdict
 
-// /checkpoint: the latest training state (written as kCheckpointStaging[.N], then renamed).
+// /checkpoint: the latest training state. A new one is written as an unlinked group,
+// marked complete (kComplete, written last) and flushed; then the old one is moved to
+// kCheckpointOld and the new one linked as kCheckpoint in one flush; then the old one is
+// deleted (docs/hdf5-layout.md#crash-safety). kCheckpointStaging[.N] are the staged
+// names of files written before that (they are never linked half-written any more).
 inline constexpr const char* kCheckpoint = "checkpoint";
+inline constexpr const char* kCheckpointOld = "checkpoint.old";
 inline constexpr const char* kCheckpointStaging = "checkpoint.new";
 namespace checkpoint {
+inline constexpr const char* kComplete = "complete";  // int64 1, the last thing written
 inline constexpr const char* kParams = "params";
 inline constexpr const char* kTensors = "tensors";  // group: the params as named tensors
 inline constexpr const char* kOptM = "opt_m";

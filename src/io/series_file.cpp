@@ -15,7 +15,19 @@ SeriesFile SeriesFile::create(const std::string& path, const std::string& what,
     h5::quiet_errors();
     if (!replace && std::filesystem::exists(path)) throw h5::IoError("cannot create " + what + " " + path + ": it exists");
     const std::string tmp_path = staged_path(path);
-    h5::Handle file(H5Fcreate(tmp_path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
+    // The root group keeps its links in its own object header (HDF5 1.8's link messages;
+    // tracking their creation order is what makes HDF5 use them), sized for every name a
+    // run file has: a checkpoint swap then rewrites one header block, one write, instead
+    // of a symbol-table node and a name heap that a kill can tear apart
+    // (docs/hdf5-layout.md#crash-safety). Every other object keeps the oldest format:
+    // HDF5 1.10's H5Ocopy crashes on the newer format's dense string attributes.
+    h5::Handle fcpl(h5::check(H5Pcreate(H5P_FILE_CREATE), "file creation list"));
+    h5::check(H5Pset_link_creation_order(fcpl.get(), H5P_CRT_ORDER_TRACKED), "root group links");
+    h5::check(H5Pset_link_phase_change(fcpl.get(), kRootLinks, kRootLinks - 2), "root group links");
+    // The estimate sizes the root's first header block: room for the links and for the
+    // root's attributes, so that no change needs a second block (a second write).
+    h5::check(H5Pset_est_link_info(fcpl.get(), 4 * kRootLinks, 32), "root group links");
+    h5::Handle file(H5Fcreate(tmp_path.c_str(), H5F_ACC_TRUNC, fcpl.get(), H5P_DEFAULT));
     if (!file.valid()) {
         const h5::IoError e = h5::failure("creating " + what + " " + tmp_path);
         throw h5::IoError("cannot create " + what + " " + path + ": " + e.what(), e.cause());

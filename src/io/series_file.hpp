@@ -88,6 +88,7 @@ private:
     std::map<std::string, Pending> pending_;   // rows queued since the last flush, by series
     uintmax_t last_flush_growth_ = 0;          // the most a flush has grown the file, bytes
     static constexpr uintmax_t kFlushMargin = 256 * 1024;
+    static constexpr unsigned kRootLinks = 24;  // links the root group's header holds in place
 };
 
 }  // namespace ctr

@@ -6,6 +6,8 @@
 #include <limits>
 #include <optional>
 
+#include <unistd.h>
+
 #include "config/load.hpp"
 #include "io/file_check.hpp"
 #include "io/run_schema.hpp"
@@ -95,6 +97,34 @@ auto read_or_damaged(const std::string& path, F&& f) -> decltype(f()) {
     }
 }
 
+// A kill inside an HDF5 flush that gives unused space at the end of the file back can
+// leave the file a little shorter than its superblock records: HDF5 cuts the file before
+// it rewrites the superblock with the new end. The missing tail held nothing (it was
+// space HDF5 had reserved and not used), so a resume puts it back as zeros; when the file
+// still cannot be continued, the destructor cuts it again: a refused resume changes nothing.
+class ShortTail {
+public:
+    explicit ShortTail(const std::string& path) : path_(path) {
+        std::error_code ec;
+        if (!has_hdf5_signature(path)) return;
+        const uintmax_t size = fs::file_size(path, ec);
+        const uint64_t recorded = recorded_hdf5_size(path);
+        if (ec || recorded <= size || recorded - size > kMaxTail) return;
+        if (::truncate(path.c_str(), static_cast<off_t>(recorded)) == 0) size_ = size;
+    }
+    ~ShortTail() {
+        if (size_) (void)::truncate(path_.c_str(), static_cast<off_t>(*size_));
+    }
+    void keep() { size_.reset(); }
+
+private:
+    // HDF5 reserves space in 2 KiB blocks for metadata and for small data (H5Pset_meta_block_size,
+    // H5Pset_small_data_block_size); a longer shortfall is a file cut short, not this.
+    static constexpr uintmax_t kMaxTail = 16 * 1024;
+    std::string path_;
+    std::optional<uintmax_t> size_;  // the size before, while the extension is not kept
+};
+
 }  // namespace
 
 Run start_run(const NewRun& request) {
@@ -154,6 +184,7 @@ Run resume_run(const std::string& path, const std::vector<std::string>& lengthen
     // lock file needs the directory: a missing path is reported first.
     if (!fs::exists(path) || fs::is_directory(path)) check_run_file_path(path, false);
     RunLock lock = RunLock::acquire(path);
+    ShortTail tail(path);
     check_run_file_path(path, false);
 
     Config cfg;
@@ -182,6 +213,13 @@ Run resume_run(const std::string& path, const std::vector<std::string>& lengthen
                                     "with other settings (e.g. a lower train.lr, or train.grad_clip)");
             checkpoint = reader.checkpoint();
             if (!checkpoint) throw RunSetupError("--resume " + path + ": the run file has no checkpoint to continue from");
+            if (const std::optional<std::string> past = reader.data_past_end())
+                throw h5::IoError(path + " is damaged: its writer was killed inside an HDF5 flush, which left " + *past +
+                                      " pointing past the end of the file HDF5 recorded; ctr cannot continue it "
+                                      "safely (what it holds up to step " + std::to_string(checkpoint->step) +
+                                      " is still readable). Start the run again with --overwrite "
+                                      "(docs/hdf5-layout.md#crash-safety)",
+                                  h5::Cause::kDamaged);
             if (!checkpoint->config_yaml.empty()) {
                 const Config at_checkpoint = load_config_text(checkpoint->config_yaml, path + ":/checkpoint/config").config;
                 std::vector<std::string> differ;
@@ -227,6 +265,7 @@ Run resume_run(const std::string& path, const std::vector<std::string>& lengthen
 
     auto trainer = std::make_unique<Trainer>(cfg);
     restore(trainer->state(), *checkpoint, path);
+    tail.keep();
     if (nothing_to_do) {
         Run run(std::move(lock), path, std::move(trainer), nullptr);
         run.stored_ = stored;
@@ -234,7 +273,7 @@ Run resume_run(const std::string& path, const std::vector<std::string>& lengthen
     }
     auto file = std::make_unique<RunFileWriter>(RunFileWriter::open(path));
     read_or_damaged(path, [&] {
-        file->remove_stale_checkpoints();
+        file->settle_checkpoints();
         file->drop_rows_after_checkpoint();
         file->set_tensors(trainer->layout().tensors());
         file->begin_session(make_provenance(inv, cfg));
