@@ -48,7 +48,9 @@ def wilson(k, n):
 
 
 def pct(x):
-    return f"{100 * x:.0f}%" if x == x else "-"
+    if x != x:
+        return "-"
+    return f"{100 * x:.1f}%" if 0 < x < 0.01 else f"{100 * x:.0f}%"
 
 
 def rate_cells(k, n):
@@ -372,7 +374,7 @@ def formation(runs, page):
     ax[0].plot([], [], color="C1", label="release")
     ax[0].legend(fontsize=8)
     ax[0].set_title(f"`{name}` sweep, {len(curves)} successful runs", fontsize=9)
-    ax[1].set_title("tag separation d' (clipped to [-2, 20])", fontsize=9)
+    ax[1].set_title("tag_lda (clipped to [-2, 20]; threshold 5)", fontsize=9)
     ax[2].set_title("evaluation relative error", fontsize=9)
     for a in ax:
         a.set_xlim(-600, 300)
@@ -393,8 +395,9 @@ def formation_steps(df):
                          release=e["release"]["first"], solved=e["solved"]["first"], loss_drop=drop, enter=enter,
                          switches=e["catch"]["switches"]))
         if r.success == 1:
+            tag = run.headline.tag_lda if "tag_lda" in run.headline else run.headline.tag_separation
             curves.append((run.headline.step.values, run.headline.catch.values, run.headline.release.values,
-                           run.headline.tag_separation.values, steps, vals, e["catch"]["first"]))
+                           tag.values, steps, vals, e["catch"]["first"]))
     return pd.DataFrame(recs), curves
 
 
@@ -591,6 +594,13 @@ def causal(runs, page, paper_df):
            f"`formation` (which repeats paper runs), probe loss; medians with quartiles.\n\n")
     txt += md_table(["runs", "n", "clean loss", "increase without catch", "increase without the tag",
                      "catch increase / clean loss", "catch increase > 10x clean", "tag increase > 10x clean"], rows)
+    ok = paper_df[paper_df.success == 1]
+    if len(ok):
+        rc = (ok.catch_ablated_loss - ok.clean_loss) / ok.clean_loss
+        rt = (ok.tag_ablated_loss - ok.clean_loss) / ok.clean_loss
+        txt += (f"\n\nSmallest increase over the clean loss among the {len(ok)} successful `paper` runs: "
+                f"{rc.min():.3g} times without the catch, {rt.min():.3g} times without the tag; removing the "
+                f"catch hurts more than removing the tag in {int((rc > rt).sum())} of them.")
     page.put("causal", txt)
     page.put("causal-fig", page.fig(fig, "causal"))
 
