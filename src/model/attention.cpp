@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "model/lanes.hpp"
@@ -38,26 +39,73 @@ struct Group {
     }
 };
 
-// x (B, T, H, Dh) of sequences b..b+W-1, head h -> X (T, Dh) lanes, and back.
+// r[0..W) as a W x W matrix, transposed in place: log2(W) stages, the stage h swapping
+// bit h of the row index with bit h of the column index by two-source shuffles of rows
+// i and i + h. Data movement only, so the bits are untouched. The shuffle indices are
+// compile-time constants (into the concatenation of the two rows), which lets GCC pick
+// the instruction set's own shuffles.
+template <int W, int h, size_t... k>
+[[gnu::always_inline]] inline auto stage_indices(std::index_sequence<k...>, bool upper) {
+    using M = Lanes<typename ExpConstants<real>::Int, W>;  // as wide as real, as shuffles need
+    return upper ? M{static_cast<typename ExpConstants<real>::Int>((k & h) ? W + k : k + h)...}
+                 : M{static_cast<typename ExpConstants<real>::Int>((k & h) ? W + k - h : k)...};
+}
+
+template <int W, int h = 1>
+[[gnu::always_inline]] inline void transpose(Lanes<real, W>* r) {
+    if constexpr (h < W) {
+        constexpr auto idx = std::make_index_sequence<W>{};
+        for (int i = 0; i < W; ++i) {
+            if (i & h) continue;
+            const Lanes<real, W> a = r[i], b = r[i + h];
+            r[i] = __builtin_shuffle(a, b, stage_indices<W, h>(idx, false));
+            r[i + h] = __builtin_shuffle(a, b, stage_indices<W, h>(idx, true));
+        }
+        transpose<W, 2 * h>(r);
+    }
+}
+
+// x (B, T, H, Dh) of sequences b..b+W-1, head h -> X (T, Dh) lanes, and back. With one
+// head a sequence's values are T * Dh contiguous numbers: W of them from each of the W
+// sequences are one W x W transpose instead of W * W single moves.
 template <int W>
 [[gnu::always_inline]] inline void gather(Lanes<real, W>* X, const real* x, int b, int T, size_t row, int h, int Dh) {
     const size_t seq = static_cast<size_t>(T) * row;
     const real* base = x + static_cast<size_t>(b) * seq + static_cast<size_t>(h) * Dh;
-    for (int t = 0; t < T; ++t)
-        for (int d = 0; d < Dh; ++d) {
-            Lanes<real, W> l;
-            for (int w = 0; w < W; ++w) l[w] = base[w * seq + t * row + d];
-            X[t * Dh + d] = l;
+    int c = 0;
+    if (W > 1 && row == static_cast<size_t>(Dh)) {
+        for (; c + W <= T * Dh; c += W) {
+            Lanes<real, W> r[W];
+            for (int w = 0; w < W; ++w) std::memcpy(&r[w], base + w * seq + c, sizeof r[w]);
+            transpose<W>(r);
+            for (int k = 0; k < W; ++k) X[c + k] = r[k];
         }
+    }
+    for (; c < T * Dh; ++c) {
+        const int t = c / Dh, d = c % Dh;
+        Lanes<real, W> l;
+        for (int w = 0; w < W; ++w) l[w] = base[w * seq + t * row + d];
+        X[c] = l;
+    }
 }
 
 template <int W>
 [[gnu::always_inline]] inline void scatter(real* x, const Lanes<real, W>* X, int b, int T, size_t row, int h, int Dh) {
     const size_t seq = static_cast<size_t>(T) * row;
     real* base = x + static_cast<size_t>(b) * seq + static_cast<size_t>(h) * Dh;
-    for (int t = 0; t < T; ++t)
-        for (int d = 0; d < Dh; ++d)
-            for (int w = 0; w < W; ++w) base[w * seq + t * row + d] = X[t * Dh + d][w];
+    int c = 0;
+    if (W > 1 && row == static_cast<size_t>(Dh)) {
+        for (; c + W <= T * Dh; c += W) {
+            Lanes<real, W> r[W];
+            for (int k = 0; k < W; ++k) r[k] = X[c + k];
+            transpose<W>(r);
+            for (int w = 0; w < W; ++w) std::memcpy(base + w * seq + c, &r[w], sizeof r[w]);
+        }
+    }
+    for (; c < T * Dh; ++c) {
+        const int t = c / Dh, d = c % Dh;
+        for (int w = 0; w < W; ++w) base[w * seq + t * row + d] = X[c][w];
+    }
 }
 
 // PatternLayout::lanes: the causal part of the pattern, lane by lane, in blocks of
@@ -171,7 +219,7 @@ template <int W, int kDh, bool kMasked>
 [[gnu::always_inline]] inline void backward_group(real* dq, real* dk, real* dv, const real* dz, const real* pattern,
                                                   const real* q, const real* k, const real* v, int B, int b, int T,
                                                   int H, int dh, real scale, const real* query_mask, real* scratch,
-                                                  PatternLayout layout) {
+                                                  PatternLayout layout, bool add_to) {
     using V = Lanes<real, W>;
     const int Dh = kDh > 0 ? kDh : dh;
     const size_t row = static_cast<size_t>(H) * Dh;
@@ -182,9 +230,13 @@ template <int W, int kDh, bool kMasked>
         gather<W>(g.K, k, b, T, row, h, Dh);
         gather<W>(g.Vv, v, b, T, row, h, Dh);
         gather<W>(g.dZ, dz, b, T, row, h, Dh);
-        gather<W>(g.dQ, dq, b, T, row, h, Dh);  // the kernel adds to what is there
-        gather<W>(g.dK, dk, b, T, row, h, Dh);
-        gather<W>(g.dV, dv, b, T, row, h, Dh);
+        if (add_to) {  // the kernel adds to what is there
+            gather<W>(g.dQ, dq, b, T, row, h, Dh);
+            gather<W>(g.dK, dk, b, T, row, h, Dh);
+            gather<W>(g.dV, dv, b, T, row, h, Dh);
+        } else {  // what a zeroed buffer would give: +0 everywhere
+            for (int c = 0; c < T * Dh; ++c) g.dQ[c] = g.dK[c] = g.dV[c] = splat<V>(real(0));
+        }
         const real* ph = pattern + (static_cast<size_t>(b) * H + h) * T * T;
         const Packed packed(const_cast<real*>(pattern), B, b, H, T);
         for (int i = 0; i < T; ++i) {
@@ -248,22 +300,22 @@ template <int W, int kDh>
 [[gnu::always_inline]] inline void backward_lanes(real* dq, real* dk, real* dv, const real* dz, const real* pattern,
                                                   const real* q, const real* k, const real* v, int B, int T, int H,
                                                   int Dh, real scale, const real* query_mask, real* scratch,
-                                                  PatternLayout layout) {
+                                                  PatternLayout layout, bool add_to) {
     int b = 0;
     if (query_mask) {
         for (; b + W <= B; b += W)
             backward_group<W, kDh, true>(dq, dk, dv, dz, pattern, q, k, v, B, b, T, H, Dh, scale, query_mask,
-                                          scratch, layout);
+                                          scratch, layout, add_to);
         for (; b < B; ++b)
             backward_group<1, kDh, true>(dq, dk, dv, dz, pattern, q, k, v, B, b, T, H, Dh, scale, query_mask,
-                                          scratch, layout);
+                                          scratch, layout, add_to);
     } else {
         for (; b + W <= B; b += W)
             backward_group<W, kDh, false>(dq, dk, dv, dz, pattern, q, k, v, B, b, T, H, Dh, scale, query_mask,
-                                          scratch, layout);
+                                          scratch, layout, add_to);
         for (; b < B; ++b)
             backward_group<1, kDh, false>(dq, dk, dv, dz, pattern, q, k, v, B, b, T, H, Dh, scale, query_mask,
-                                          scratch, layout);
+                                          scratch, layout, add_to);
     }
 }
 
@@ -282,7 +334,7 @@ template <int W, int kDh>
                          real scale, const real *query_mask, real *scratch, PatternLayout layout
 #define CTR_BACKWARD_ARGS real *dq, real *dk, real *dv, const real *dz, const real *pattern, const real *q, \
                           const real *k, const real *v, int B, int T, int H, int Dh, real scale,             \
-                          const real *query_mask, real *scratch, PatternLayout layout
+                          const real *query_mask, real *scratch, PatternLayout layout, bool add_to
 
 // One entry point per instruction set; the same source in each.
 #define CTR_DEFINE_LEVEL(name, target, bytes)                                                                       \
@@ -292,7 +344,7 @@ template <int W, int kDh>
     }                                                                                                               \
     target void backward_##name(CTR_BACKWARD_ARGS) {                                                                \
         CTR_DISPATCH_DHEAD(backward_lanes, (bytes) / sizeof(real), Dh, dq, dk, dv, dz, pattern, q, k, v, B, T, H, \
-                           Dh, scale, query_mask, scratch, layout)                                                       \
+                           Dh, scale, query_mask, scratch, layout, add_to)                                           \
     }
 
 CTR_DEFINE_LEVEL(scalar, , sizeof(real))
@@ -327,7 +379,7 @@ void attention_forward(real* z, real* pattern, const real* q, const real* k, con
 
 void attention_backward(real* dq, real* dk, real* dv, const real* dz, const real* pattern, const real* q,
                         const real* k, const real* v, int B, int T, int H, int Dh, real scale,
-                        const real* query_mask, real* scratch, PatternLayout layout) {
+                        const real* query_mask, real* scratch, PatternLayout layout, bool add_to) {
     std::vector<real> own;
     if (!scratch) {
         own.resize(attention_scratch_size(T, Dh));
@@ -336,13 +388,13 @@ void attention_backward(real* dq, real* dk, real* dv, const real* dz, const real
     switch (simd_level()) {
 #if defined(__x86_64__) && defined(__GNUC__)
         case SimdLevel::avx512:
-            return backward_avx512(dq, dk, dv, dz, pattern, q, k, v, B, T, H, Dh, scale, query_mask, scratch, layout);
+            return backward_avx512(dq, dk, dv, dz, pattern, q, k, v, B, T, H, Dh, scale, query_mask, scratch, layout, add_to);
         case SimdLevel::avx2:
-            return backward_avx2(dq, dk, dv, dz, pattern, q, k, v, B, T, H, Dh, scale, query_mask, scratch, layout);
+            return backward_avx2(dq, dk, dv, dz, pattern, q, k, v, B, T, H, Dh, scale, query_mask, scratch, layout, add_to);
         case SimdLevel::sse2:
-            return backward_sse2(dq, dk, dv, dz, pattern, q, k, v, B, T, H, Dh, scale, query_mask, scratch, layout);
+            return backward_sse2(dq, dk, dv, dz, pattern, q, k, v, B, T, H, Dh, scale, query_mask, scratch, layout, add_to);
 #endif
-        default: return backward_scalar(dq, dk, dv, dz, pattern, q, k, v, B, T, H, Dh, scale, query_mask, scratch, layout);
+        default: return backward_scalar(dq, dk, dv, dz, pattern, q, k, v, B, T, H, Dh, scale, query_mask, scratch, layout, add_to);
     }
 }
 

@@ -13,6 +13,8 @@
 // order (the vector lanes' own, attention.cpp) that only attention_backward reads, for
 // the training step, which needs no one else to read it: it saves moving every value
 // between lanes. backward must be given the layout forward used.
+// add_to: backward adds to dq, dk, dv (true) or writes them, bit for bit what adding
+// to a zeroed buffer gives (false: the caller need not zero them, nor the kernel read them).
 #include <cstddef>
 
 #include "util/real.hpp"
@@ -29,6 +31,6 @@ void attention_forward(real* z, real* pattern, const real* q, const real* k, con
 void attention_backward(real* dq, real* dk, real* dv, const real* dz, const real* pattern, const real* q,
                         const real* k, const real* v, int B, int T, int H, int Dh, real scale,
                         const real* query_mask = nullptr, real* scratch = nullptr,
-                        PatternLayout layout = PatternLayout::canonical);
+                        PatternLayout layout = PatternLayout::canonical, bool add_to = true);
 
 }  // namespace ctr

@@ -388,13 +388,13 @@ void Transformer::backward_rows(const real* p, real* g, const Batch& batch, int 
         for (int h = 0; h < H; ++h)
             linear_backward(dz + h * Dh, HD, g + o.W_O + static_cast<size_t>(h) * Dh * D, h == 0 ? at(g, o.b_O) : nullptr,
                             dresid, D, crows(a.z, HD) + h * Dh, p + o.W_O + static_cast<size_t>(h) * Dh * D, N, Dh, D);
-        real* dq = zeroed(ws_.dq, HD);
-        real* dk = zeroed(ws_.dk, HD);
-        real* dv = zeroed(ws_.dv, HD);
+        real* dq = rows(ws_.dq, HD);  // written whole by attention_backward (accumulate = false)
+        real* dk = rows(ws_.dk, HD);
+        real* dv = rows(ws_.dv, HD);
         const real* query_mask = loss_only_ && l == cfg_.n_layers - 1 ? batch.weight.data() + r0 : nullptr;
         attention_backward(dq, dk, dv, dz, a.pattern.data() + static_cast<size_t>(b0) * H * T * T, crows(a.q, HD),
                            crows(a.k, HD), crows(a.v, HD), nb, T, H, Dh, scale, query_mask, scratch,
-                           pattern_layout());
+                           pattern_layout(), false);
         if (cfg_.qk_norm) {
             real* dq_pre = zeroed(ws_.dq_pre, HD);
             real* dk_pre = zeroed(ws_.dk_pre, HD);
