@@ -10,6 +10,7 @@
 
 #include "config/load.hpp"
 #include "io/file_check.hpp"
+#include "io/file_repair.hpp"
 #include "io/run_schema.hpp"
 #include "run/checkpoint.hpp"
 
@@ -186,6 +187,8 @@ Run resume_run(const std::string& path, const std::vector<std::string>& lengthen
     RunLock lock = RunLock::acquire(path);
     ShortTail tail(path);
     check_run_file_path(path, false);
+    // Objects a kill left past the recorded end of the file, with their bytes on disk.
+    repair_unrecorded_end(path);
 
     Config cfg;
     std::optional<Checkpoint> checkpoint;
