@@ -35,5 +35,10 @@ fi
 stop slurmd
 stop slurmctld
 stop munged
+# Daemons of this directory whose pid file is gone (a start that was itself killed, or
+# a pid file overwritten by a failed start): found by the paths on their command line.
+for pattern in "slurmd .*$dir/slurm.conf" "slurmctld .*$dir/slurm.conf" "munged --socket=$dir/munge/"; do
+  pkill -TERM -f -- "$pattern" 2>/dev/null || true
+done
 [ $purge -eq 1 ] && rm -rf "$dir"
 echo "slurm-down: stopped (directory $dir$([ $purge -eq 1 ] && echo ' removed'))" >&2
