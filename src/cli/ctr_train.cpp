@@ -15,6 +15,7 @@
 #include "cli/common/interrupt.hpp"
 #include "cli/common/progress.hpp"
 #include "config/load.hpp"
+#include "io/series_file.hpp"
 #include "run/run_name.hpp"
 #include "run/start.hpp"
 
@@ -202,9 +203,16 @@ int run(int argc, char** argv) {
                           : io->cause() == h5::Cause::kDiskFull ? "after freeing space"
                           : io->cause() == h5::Cause::kFileSizeLimit ? "after raising the file-size limit (ulimit -f)"
                                                                        : "after fixing the cause";
-        std::fprintf(stderr, "%s keeps what was written up to its last flush (status stays \"running\"); "
-                             "%s, continue from its last checkpoint with: %s --resume %s\n",
-                     out.c_str(), fix, argv[0], out.c_str());
+        const std::string staged = SeriesFile::staged_path(out);
+        std::error_code ec;
+        if (fs::exists(staged, ec))  // stopped before the step-0 checkpoint: no run at `out` yet
+            std::fprintf(stderr, "the run stopped before its first checkpoint, so there is nothing to resume: %s holds "
+                                 "the partial file (the next start replaces it)%s; %s, run the same command again\n",
+                         staged.c_str(), overwrite ? " and the old run at the --out path is untouched" : "", fix);
+        else
+            std::fprintf(stderr, "%s keeps what was written up to its last flush (status stays \"running\"); "
+                                 "%s, continue from its last checkpoint with: %s --resume %s\n",
+                         out.c_str(), fix, argv[0], out.c_str());
         std::fflush(stderr);
         std::_Exit(exit_code_of(e));
     }
