@@ -40,25 +40,27 @@ bool every_dataset_reads(hid_t file) {
 
 }  // namespace
 
-bool repair_unrecorded_end(const std::string& path) {
+std::optional<std::string> repair_unrecorded_end(const std::string& path) {
+    std::optional<std::string> past;
     try {
-        if (!RunFileReader::open(path).data_past_end()) return false;
+        past = RunFileReader::open(path).data_past_end();
     } catch (const h5::IoError&) {
-        return false;  // not this problem: the resume reports what it is
+        return std::nullopt;  // not this problem: the resume reports what it is
     }
+    if (!past) return std::nullopt;
     haddr_t eoa = 0;
     {
         h5::Handle f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
         const bool known = f.valid() && H5Fget_eoa(f.get(), &eoa) >= 0;
         H5Eclear2(H5E_DEFAULT);
-        if (!known) return false;
+        if (!known) return past;
     }
     std::error_code ec;
-    if (fs::file_size(path, ec) <= eoa || ec) return false;  // nothing on disk past the end to give back
+    if (fs::file_size(path, ec) <= eoa || ec) return past;  // nothing on disk past the end to give back
 
     const std::string copy = path + ".repair";
     fs::copy_file(path, copy, fs::copy_options::overwrite_existing, ec);
-    if (ec) return false;
+    if (ec) return past;
     bool ok = false;
     {
         h5::Handle f(H5Fopen(copy.c_str(), H5F_ACC_RDWR, H5P_DEFAULT));
@@ -67,8 +69,7 @@ bool repair_unrecorded_end(const std::string& path) {
     }
     if (ok) {
         try {
-            const RunFileReader reader = RunFileReader::open(copy);
-            ok = !reader.data_past_end();
+            ok = !RunFileReader::open(copy).data_past_end();
         } catch (const h5::IoError&) {
             ok = false;
         }
@@ -81,9 +82,9 @@ bool repair_unrecorded_end(const std::string& path) {
     if (ok) fs::rename(copy, path, ec);
     if (!ok || ec) {
         fs::remove(copy, ec);
-        return false;
+        return past;
     }
-    return true;
+    return std::nullopt;
 }
 
 }  // namespace ctr

@@ -187,8 +187,9 @@ Run resume_run(const std::string& path, const std::vector<std::string>& lengthen
     RunLock lock = RunLock::acquire(path);
     ShortTail tail(path);
     check_run_file_path(path, false);
-    // Objects a kill left past the recorded end of the file, with their bytes on disk.
-    repair_unrecorded_end(path);
+    // Objects a kill left past the recorded end of the file are given back when their
+    // bytes are on disk; what still lies past it makes the file damaged (below).
+    const std::optional<std::string> past = repair_unrecorded_end(path);
 
     Config cfg;
     std::optional<Checkpoint> checkpoint;
@@ -216,7 +217,7 @@ Run resume_run(const std::string& path, const std::vector<std::string>& lengthen
                                     "with other settings (e.g. a lower train.lr, or train.grad_clip)");
             checkpoint = reader.checkpoint();
             if (!checkpoint) throw RunSetupError("--resume " + path + ": the run file has no checkpoint to continue from");
-            if (const std::optional<std::string> past = reader.data_past_end())
+            if (past)
                 throw h5::IoError(path + " is damaged: its writer was killed inside an HDF5 flush, which left " + *past +
                                       " pointing past the end of the file HDF5 recorded; ctr cannot continue it "
                                       "safely (what it holds up to step " + std::to_string(checkpoint->step) +
