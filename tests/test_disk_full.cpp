@@ -1,7 +1,6 @@
 // A disk that fills up mid-run: ctr-train stops with a clear error and exit 1, and the
 // run file still opens with everything flushed before the failure. The full disk is a
 // small tmpfs, so this needs root (as CI and the developers' machines run).
-#include <sys/mount.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -9,6 +8,7 @@
 #include <cstring>
 
 #include "cli_helpers.hpp"
+#include "helpers/tmpfs.hpp"
 
 using namespace ctr_test;
 
@@ -17,14 +17,11 @@ TEST_CASE("a full disk stops the run cleanly and keeps what was flushed", "[cli]
     const fs::path mnt = tmp.dir / "small_disk";
     fs::create_directories(mnt);
     // 3 MB: the file's skeleton and first rows fit, the default run's 6 MB do not.
-    if (::mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=3m") != 0) {
+    const Tmpfs disk(mnt, 3 * 1024);
+    if (!disk.mounted()) {
         WARN("cannot mount a tmpfs here (" << std::strerror(errno) << "): disk-full test not run");
         return;
     }
-    struct Unmount {
-        fs::path p;
-        ~Unmount() { ::umount(p.c_str()); }
-    } unmount{mnt};
 
     const std::string run = (mnt / "run.h5").string();
     const Result r = run_ctr({minimal_config(), "--quiet", "--out", run}, tmp.dir);

@@ -8,8 +8,6 @@
 // disks it runs (default 3, so CI stays fast). A long run:
 //   CTR_FAULT_ITERATIONS=200 ctest --test-dir build -L faults --output-on-failure
 // or, to see the counts: CTR_FAULT_ITERATIONS=200 build/tests/ctr_tests "[faults]" -s | grep -A3 "fault"
-#include <sys/mount.h>
-
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <random>
@@ -17,6 +15,7 @@
 #include <thread>
 
 #include "cli_helpers.hpp"
+#include "helpers/tmpfs.hpp"
 
 using namespace ctr_test;
 
@@ -207,14 +206,11 @@ TEST_CASE("faults: a disk full at random sizes stops the run cleanly, which then
     std::vector<std::string> bad;
     for (int i = 0; i < n; ++i) {
         const uintmax_t kib = (full_size * uniform(20, 95) / 100 + 300 * 1024) / 1024;
-        if (::mount("tmpfs", mnt.c_str(), "tmpfs", 0, ("size=" + std::to_string(kib) + "k").c_str()) != 0) {
+        Tmpfs disk(mnt, kib);
+        if (!disk.mounted()) {
             WARN("cannot mount a tmpfs here (" << std::strerror(errno) << "): full-disk faults not run");
             return;
         }
-        struct Unmount {
-            fs::path p;
-            ~Unmount() { ::umount(p.c_str()); }
-        } unmount{mnt};
         const std::string run = (mnt / "run.h5").string();
         const Result r = run_ctr(with({minimal_config(), "--quiet", "--out", run}, run_settings(3000)), t.dir);
         const std::string what = "disk of " + std::to_string(kib) + " KiB";
@@ -223,7 +219,7 @@ TEST_CASE("faults: a disk full at random sizes stops the run cleanly, which then
         } else if (r.code == 1 && r.err.find("disk") != std::string::npos) {
             ++stopped;
             // Room again: the run goes on from its last checkpoint.
-            if (::mount("tmpfs", mnt.c_str(), "tmpfs", MS_REMOUNT, "size=64m") != 0) {
+            if (!disk.resize(64 * 1024)) {
                 bad.push_back(what + ": cannot grow the tmpfs");
                 continue;
             }
