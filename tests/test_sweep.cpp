@@ -8,6 +8,7 @@
 
 #include "cli_helpers.hpp"
 #include "config/load.hpp"
+#include "helpers/sweep.hpp"
 #include "io/h5.hpp"
 #include "run/run_name.hpp"
 #include "run/sweep_index.hpp"
@@ -16,59 +17,6 @@
 using namespace ctr_test;
 
 namespace {
-
-std::string ctr_sweep_path() { return std::string(CTR_BINARY_DIR) + "/ctr-sweep"; }
-
-Result run_sweep_cmd(const std::vector<std::string>& args, const fs::path& cwd) {
-    std::vector<std::string> argv{ctr_sweep_path()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return run_command(argv, cwd);
-}
-
-// Tiny runs: 40 steps on few sequences (about 0.05 s each).
-std::string tiny_sweep(const std::string& grid, const std::string& seeds) {
-    return "config: " + minimal_config() +
-           "\n"
-           "set:\n"
-           "  train.steps: 40\n"
-           "  task.train_size: 256\n"
-           "  train.batch_size: 64\n"
-           "  task.eval_size: 64\n"
-           "  task.probe_size: 4\n"
-           "  train.eval_every: 10\n"
-           "  log.checkpoint_every: 20\n" +
-           grid + "seeds: " + seeds + "\n";
-}
-
-// index.csv without its wall_s column (the only one that depends on the machine's load).
-std::string index_without_wall(const std::string& csv_path) {
-    std::istringstream in(read_file_bytes(csv_path));
-    std::string line, out;
-    int wall_col = -1;
-    while (std::getline(in, line)) {
-        // split on commas outside quotes
-        std::vector<std::string> fields;
-        std::string f;
-        bool q = false;
-        for (char c : line) {
-            if (c == '"') q = !q;
-            if (c == ',' && !q) {
-                fields.push_back(f);
-                f.clear();
-            } else {
-                f += c;
-            }
-        }
-        fields.push_back(f);
-        if (wall_col < 0)
-            for (size_t i = 0; i < fields.size(); ++i)
-                if (fields[i] == "wall_s") wall_col = static_cast<int>(i);
-        for (size_t i = 0; i < fields.size(); ++i)
-            if (static_cast<int>(i) != wall_col) out += fields[i] + "|";
-        out += "\n";
-    }
-    return out;
-}
 
 ctr::SweepSpec spec_from(const TempDir& t, const std::string& text, const std::vector<std::string>& sets = {},
                          const std::string& seeds = "") {
@@ -308,6 +256,63 @@ TEST_CASE("ctr-sweep: shards split the runs, collect joins them into the same in
     CHECK(index_without_wall(t.path("sharded/index.csv")) == index_without_wall(t.path("whole/index.csv")));
     CHECK(read_file_bytes(t.dir / "sharded/points.csv") == read_file_bytes(t.dir / "whole/points.csv"));
     CHECK(run_sweep_cmd({sweep, "--out", "x", "--shard", "4/4"}, t.dir).code == 2);
+}
+
+TEST_CASE("ctr-sweep: a driver of another shard count on a running sweep is refused; one after another, shards of "
+          "any count make every run once",
+          "[sweep][cli]") {
+    TempDir t("sweep_shard_count");
+    // Runs of 3,000 steps (about 1 s): the first driver is still on its first run while
+    // the others start.
+    const std::string sweep = t.write("tiny.yaml", tiny_sweep("grid:\n  train.lr: [0.05, 0.01]\n", "0..2", 3000));
+    {
+        Child first(ctr_sweep_path(), {sweep, "--out", "out", "--shard", "1/2", "--jobs", "1"}, t.dir);
+        REQUIRE(first.wait_for_line([](const std::string& l) { return l.find("shard 1/2 into out") != std::string::npos; }));
+        const std::string holder = "shard 1/2 (pid " + std::to_string(first.pid()) + " on ";
+        // Shard 1/3 holds runs 1 and 4: run 1 is also shard 1/2's.
+        const Result other = run_sweep_cmd({sweep, "--out", "out", "--shard", "1/3", "-q"}, t.dir);
+        CHECK(other.code == 2);
+        CHECK(other.err.find("out: shard 1/3 refused: a ctr-sweep of another shard count is running on this directory: " +
+                             holder) != std::string::npos);
+        CHECK(other.err.find("shards of different counts overlap") != std::string::npos);
+        CHECK_FALSE(fs::exists(t.dir / "out/lr=0.01/seed1.h5"));  // run 4: not shard 1/2's, and 1/3 did not start
+        // Also under Slurm's variables (an array of 3 tasks on a directory that an array of 2 is running).
+        const Result slurm = run_command({"/bin/sh", "-c", "SLURM_ARRAY_TASK_ID=2 SLURM_ARRAY_TASK_COUNT=3 '" +
+                                                               ctr_sweep_path() + "' '" + sweep + "' --out out -q"},
+                                         t.dir);
+        CHECK(slurm.code == 2);
+        CHECK(slurm.err.find("shard 2/3 refused") != std::string::npos);
+        // So is a shard of the same count of other runs (a seed more moves runs to other shards).
+        const Result replanned = run_sweep_cmd({sweep, "--out", "out", "--shard", "0/2", "--seeds", "0..3", "-q"}, t.dir);
+        CHECK(replanned.code == 2);
+        CHECK(replanned.err.find("out: shard 0/2 refused: a ctr-sweep of other runs (other seeds or grid values) is "
+                                 "running on this directory: " + holder) != std::string::npos);
+        CHECK_FALSE(fs::exists(t.dir / "out/lr=0.05/seed0.h5"));
+        // The whole sweep is refused too, naming the shard that runs.
+        const Result whole = run_sweep_cmd({sweep, "--out", "out", "-q"}, t.dir);
+        CHECK(whole.code == 2);
+        CHECK(whole.err.find("out: another ctr-sweep is running on this directory: " + holder) != std::string::npos);
+        first.signal(SIGINT);
+        CHECK(first.wait() == 130);
+    }
+    // The driver is gone: shards of 3 now continue the sweep, one after another, and
+    // make what shard 1/2 left.
+    const std::string seed1 = t.path("out/lr=0.05/seed1.h5");
+    REQUIRE(fs::exists(seed1));  // shard 1/2's first run, interrupted
+    for (const char* shard : {"0/3", "1/3", "2/3"}) {
+        const Result r = run_sweep_cmd({sweep, "--out", "out", "--shard", shard, "-q"}, t.dir);
+        INFO(shard << ": " << r.err);
+        CHECK(r.code == 0);
+    }
+    const auto made = fs::last_write_time(seed1);
+    // Shard 1/2 again: every run of it is complete, nothing is made twice.
+    const Result again = run_sweep_cmd({sweep, "--out", "out", "--shard", "1/2"}, t.dir);
+    CHECK(again.code == 0);
+    CHECK(again.err.find("3 runs (2 points x 3 seeds), shard 1/2 into out: 0 to run") != std::string::npos);
+    CHECK(fs::last_write_time(seed1) == made);
+    const Result c = run_sweep_cmd({"collect", "out"}, t.dir);
+    CHECK(c.code == 0);
+    CHECK(c.out.find("runs: 6, 6 complete\n") != std::string::npos);
 }
 
 TEST_CASE("ctr-sweep: a second driver on the same directory is refused, and a failed run is recorded, not fatal",

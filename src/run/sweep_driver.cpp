@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
-#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,7 +12,6 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -30,6 +28,7 @@
 #include "run/exit_codes.hpp"
 #include "run/start.hpp"
 #include "run/sweep_index.hpp"
+#include "run/sweep_lock.hpp"
 
 namespace ctr {
 
@@ -62,53 +61,6 @@ void install_signal_handlers() {
     sa.sa_flags = SA_NOCLDSTOP;
     sigaction(SIGCHLD, &sa, nullptr);
 }
-
-std::string hostname() {
-    char buf[256] = {};
-    gethostname(buf, sizeof buf - 1);
-    return buf;
-}
-
-std::string now_utc() {
-    const std::time_t t = std::time(nullptr);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-    return buf;
-}
-
-// An flock held for the driver's lifetime (the kernel drops it when the process dies,
-// also on SIGKILL, so a killed driver never leaves a stale lock).
-class DirLock {
-public:
-    DirLock(const std::string& path, bool exclusive, const std::string& what) {
-        fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-        if (fd_ < 0) throw SweepRefused(path + ": cannot create the sweep's lock file: " + std::strerror(errno));
-        if (::flock(fd_, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0) {
-            std::string holder;
-            std::ifstream in(path);
-            std::getline(in, holder);
-            ::close(fd_);
-            fd_ = -1;
-            throw SweepRefused(what + ": another ctr-sweep is running on this directory" +
-                               (holder.empty() ? std::string() : " (" + holder + ")") +
-                               "; wait for it to finish or stop it first");
-        }
-        if (exclusive) {
-            const std::string me = "pid " + std::to_string(::getpid()) + " on " + hostname() + ", since " + now_utc() + "\n";
-            if (::ftruncate(fd_, 0) == 0 && ::write(fd_, me.data(), me.size()) < 0) {
-                // the lock holds without the note
-            }
-        }
-    }
-    ~DirLock() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    DirLock(const DirLock&) = delete;
-    DirLock& operator=(const DirLock&) = delete;
-
-private:
-    int fd_ = -1;
-};
 
 std::string read_all(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -385,19 +337,13 @@ int run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
         throw SweepRefused("--out " + opt.dir + ": cannot create the sweep directory" +
                            (ec ? ": " + ec.message() : std::string(": a file of that name exists")));
 
-    // One whole-sweep driver, or any number of drivers of distinct shards.
+    // One whole-sweep driver, or any number of drivers of distinct shards of one count.
     const bool sharded = opt.shard.count > 1;
-    DirLock whole((dir / ".ctr-sweep.lock").string(), !sharded, opt.dir);
-    std::unique_ptr<DirLock> shard_lock;
-    if (sharded)
-        shard_lock = std::make_unique<DirLock>(
-            (dir / (".ctr-sweep-shard-" + std::to_string(opt.shard.index) + "-of-" + std::to_string(opt.shard.count) + ".lock"))
-                .string(),
-            true, opt.dir + " (shard " + std::to_string(opt.shard.index) + "/" + std::to_string(opt.shard.count) + ")");
+    const std::string plan_text = sweep_plan_yaml(spec);
+    const SweepDirLock lock(dir.string(), opt.dir, opt.shard, plan_text);
 
     // The plan: a rerun may add points or seeds, not change what every run is.
     const std::string plan_path = (dir / "sweep.yaml").string();
-    const std::string plan_text = sweep_plan_yaml(spec);
     if (fs::exists(plan_path)) {
         const SweepSpec before = load_sweep(plan_path, {}, "", false);
         const std::vector<std::string> diff = sweep_fixed_diff(before, spec);

@@ -155,12 +155,13 @@ inline Result run_ctr(const std::vector<std::string>& args, const fs::path& cwd)
     return run_command(argv, cwd);
 }
 
-// A ctr-train child whose stderr is a pipe read line by line, so a test can signal it
-// at a known point of the run (progress lines) or after a delay.
+// A ctr-train child (or another program's) whose stderr is a pipe read line by line, so a
+// test can signal it at a known point of the run (progress lines) or after a delay.
 class Child {
 public:
-    Child(const std::vector<std::string>& args, const fs::path& cwd) {
-        std::vector<std::string> a{ctr_train_path()};
+    Child(const std::vector<std::string>& args, const fs::path& cwd) : Child(ctr_train_path(), args, cwd) {}
+    Child(const std::string& program, const std::vector<std::string>& args, const fs::path& cwd) {
+        std::vector<std::string> a{program};
         a.insert(a.end(), args.begin(), args.end());
         detail::Argv argv(a);
         const std::string dir = cwd.string();
