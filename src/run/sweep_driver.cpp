@@ -141,6 +141,9 @@ struct RunEnd {
     int64_t run;
     int64_t code;
 };
+// The code of a run a worker was sent but did not start (a stop signal came first): it
+// stays pending, with nothing written for it.
+constexpr int64_t kRunNotStarted = -1;
 
 // In a worker: one run, exactly as ctr-train makes it (run/start.hpp), with ctr-train's
 // exit codes. Output goes to the run's log. Returns the exit code when the worker may go
@@ -216,7 +219,9 @@ int run_one(const Config* cfg, const Invocation& inv, const std::string& full, c
     sigemptyset(&sa.sa_mask);
     for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
     std::signal(SIGCHLD, SIG_DFL);
-    std::signal(SIGPIPE, SIG_DFL);
+    // As in ctr-train (ignore_fatal_signals): a report to a driver that was killed fails
+    // with EPIPE, and the worker still leaves with its run's exit code, not SIGPIPE's.
+    std::signal(SIGPIPE, SIG_IGN);
     const sigset_t waited = driver_signals();
     sigprocmask(SIG_UNBLOCK, &waited, nullptr);  // the driver's mask, inherited
     omp_set_num_threads(1);
@@ -224,6 +229,13 @@ int run_one(const Config* cfg, const Invocation& inv, const std::string& full, c
         int64_t index = -1;
         const ssize_t n = ::read(in, &index, sizeof index);
         if (n != static_cast<ssize_t>(sizeof index)) break;  // closed, or a signal
+        if (g_child_stop) {
+            const RunEnd end{index, kRunNotStarted};
+            if (::write(reply, &end, sizeof end) < 0) {
+                // the driver is gone
+            }
+            break;
+        }
         const int code = run_at(static_cast<size_t>(index), reply);
         const RunEnd end{index, code};
         if (::write(reply, &end, sizeof end) != static_cast<ssize_t>(sizeof end) || code != 0) {
@@ -474,6 +486,12 @@ int run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
         records[i] = read_run_record(opt.dir, runs[i].path);
         ++finished_now;
     };
+    // A run its worker left without starting (stopped first): as it was before it was sent.
+    auto not_started = [&](Worker& w) {
+        records[*w.run] = read_run_record(opt.dir, runs[*w.run].path);
+        w.run.reset();
+        --busy;
+    };
     // Reads a worker's reports; false when its pipe is closed (the worker has ended).
     auto read_replies = [&](Worker& w) {
         for (;;) {
@@ -482,7 +500,10 @@ int run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
             RunEnd end{};
             const ssize_t n = ::read(w.from, &end, sizeof end);
             if (n != static_cast<ssize_t>(sizeof end)) return false;
-            if (w.run && static_cast<int64_t>(*w.run) == end.run) end_run(w, "exit " + std::to_string(end.code));
+            if (w.run && static_cast<int64_t>(*w.run) == end.run) {
+                if (end.code == kRunNotStarted) not_started(w);
+                else end_run(w, "exit " + std::to_string(end.code));
+            }
         }
     };
     auto close_worker = [](Worker& w) {
@@ -549,6 +570,8 @@ int run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
             if (it != workers.end()) {
                 Worker& w = it->second;
                 if (w.from >= 0) read_replies(w);  // a report written just before it left
+                // A worker that leaves with 0 between runs had not started the one it was sent.
+                if (w.run && WIFEXITED(status) && WEXITSTATUS(status) == 0) not_started(w);
                 if (w.run) {
                     char how[64];
                     if (WIFSIGNALED(status)) std::snprintf(how, sizeof how, "killed by signal %d", WTERMSIG(status));
