@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config git libeigen3-dev libboost-program-options-dev libboost-dev
-          libhdf5-dev hdf5-tools libyaml-cpp-dev catch2
+          libhdf5-dev hdf5-tools libyaml-cpp-dev libdeflate-dev catch2
           slurm-wlm munge ffmpeg
           python3 python3-h5py python3-numpy python3-xarray python3-h5netcdf python3-pandas
           python3-matplotlib python3-pil python3-torch python3-yaml)

@@ -90,7 +90,7 @@ void SeriesFile::append(const std::string& path, hid_t mem_type, const void* row
         for (int i = 1; i < rank; ++i) elements *= dims[i];
         h5::Handle file_type(h5::check(H5Dget_type(ds), "type of " + path));
         it = pending_.emplace(path, Pending{mem_type, elements * H5Tget_size(mem_type),
-                                            elements * H5Tget_size(file_type.get()), 0, {}})
+                                            elements * H5Tget_size(file_type.get()), 0, {}, ChunkRows::plan(ds, mem_type)})
                  .first;
     }
     Pending& p = it->second;
@@ -102,7 +102,10 @@ void SeriesFile::append(const std::string& path, hid_t mem_type, const void* row
 void SeriesFile::write_pending() {
     for (auto& [path, p] : pending_) {
         if (p.rows == 0) continue;
-        h5::append_rows(series(path), p.mem_type, p.bytes.data(), p.rows);
+        if (p.chunks)
+            p.chunks->append(series(path), p.bytes.data(), p.rows);
+        else
+            h5::append_rows(series(path), p.mem_type, p.bytes.data(), p.rows);
         p.rows = 0;
         p.bytes.clear();
     }

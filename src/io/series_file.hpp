@@ -12,9 +12,11 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "io/chunk_rows.hpp"
 #include "io/h5.hpp"
 
 namespace ctr {
@@ -79,6 +81,7 @@ private:
         size_t file_row_bytes;   // in the file, before compression
         hsize_t rows = 0;
         std::vector<unsigned char> bytes;
+        std::optional<ChunkRows> chunks;  // a series of one-row chunks: written as whole chunks
     };
 
     std::string path_;

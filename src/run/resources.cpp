@@ -79,7 +79,7 @@ ResourceEstimate estimate_resources(const Config& cfg) {
     const TaskConfig& t = cfg.task;
     const TrainConfig& tr = cfg.train;
     const double T = t.seq_len, P = param_count(m, T);
-    const double B = tr.batch_size, E = std::max(t.eval_size, t.probe_size), Bp = t.probe_size;
+    const double B = tr.batch_size, E = t.eval_size, Bp = t.probe_size;
     const double D = m.d_model, H = m.n_heads, Dh = m.d_head, M = m.d_mlp, L = m.n_layers;
     // train.steps, else epochs over train_size / batch_size batches (training/trainer.hpp).
     const double steps = tr.steps > 0 ? tr.steps : double(tr.epochs) * (t.train_size > 0 ? std::floor(t.train_size / B) : 0);

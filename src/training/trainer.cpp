@@ -41,7 +41,8 @@ int64_t planned_steps(const Config& c) {
 Trainer::Trainer(const Config& cfg)
     : cfg_(cfg),
       train_model_(cfg.model, cfg.task.seq_len, cfg.task.bos, cfg.train.batch_size),
-      eval_model_(cfg.model, cfg.task.seq_len, cfg.task.bos, std::max(cfg.task.eval_size, cfg.task.probe_size)) {
+      eval_model_(cfg.model, cfg.task.seq_len, cfg.task.bos, cfg.task.eval_size),
+      probe_model_(cfg.model, cfg.task.seq_len, cfg.task.bos, cfg.task.probe_size) {
     const TaskConfig& task = cfg.task;
     Rng eval_rng = make_stream(cfg.seed, Stream::kEvalData);
     Rng probe_rng = make_stream(cfg.seed, Stream::kProbe);
@@ -124,6 +125,6 @@ EvalStats Trainer::evaluate() {
     return e;
 }
 
-double Trainer::run_probe() { return eval_model_.forward(state_.params.data(), probe_batch_); }
+double Trainer::run_probe() { return probe_model_.forward(state_.params.data(), probe_batch_); }
 
 }  // namespace ctr

@@ -60,7 +60,7 @@ public:
     // Runs the model on the probe batch; its activations are then in probe_model().
     double run_probe();
 
-    const Transformer& probe_model() const { return eval_model_; }
+    const Transformer& probe_model() const { return probe_model_; }
     const Batch& probe_batch() const { return probe_batch_; }
     const Batch& eval_batch() const { return eval_batch_; }
     const SequenceSet& train_set() const { return train_set_; }  // empty when train_size is 0
@@ -76,7 +76,10 @@ private:
 
     Config cfg_;
     Transformer train_model_;     // workspace for batch_size
-    Transformer eval_model_;      // workspace for max(eval_size, probe_size)
+    Transformer eval_model_;      // workspace for eval_size
+    // Its own model for the probe batch: the evaluation's workspace is 64 times larger,
+    // and a forward() after a loss-only one refills all of its patterns with 0.
+    Transformer probe_model_;     // workspace for probe_size
     SequenceSet train_set_;       // empty when train_size is 0
     Batch eval_batch_, probe_batch_, batch_;
     std::vector<real> grads_;     // (P)
