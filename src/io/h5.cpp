@@ -117,11 +117,8 @@ void make_scale(hid_t dataset, const std::string& name) {
     check(H5DSset_scale(dataset, name.c_str()), "making " + name + " a dimension scale");
 }
 
-void attach_dims(hid_t dataset, const Axes& axes, hid_t scales_group) {
-    for (size_t i = 0; i < axes.size(); ++i) {
-        Handle scale(check(H5Dopen2(scales_group, axes[i].c_str(), H5P_DEFAULT), "opening dimension scale " + axes[i]));
-        check(H5DSattach_scale(dataset, scale.get(), static_cast<unsigned>(i)), "attaching dimension scale " + axes[i]);
-    }
+void attach_scale(hid_t dataset, hid_t scale, unsigned dim, const std::string& name) {
+    check(H5DSattach_scale(dataset, scale, dim), "attaching dimension scale " + name);
 }
 
 std::vector<hsize_t> dataset_shape(hid_t parent, const std::string& name) {

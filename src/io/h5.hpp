@@ -89,7 +89,7 @@ template <> inline hid_t native_type<uint64_t>() { return H5T_NATIVE_UINT64; }
 template <> inline hid_t native_type<uint8_t>() { return H5T_NATIVE_UINT8; }
 
 // The names of a dataset's axes, outermost first: stored as its `axes` attribute (a
-// list of strings) and as the dimension scales attach_dims() attaches.
+// list of strings) and as the dimension scales attach_scale() attaches.
 using Axes = std::vector<std::string>;
 
 // A fixed-shape dataset written once (row-major data).
@@ -115,8 +115,8 @@ Handle create_series(hid_t parent, const std::string& name, hid_t file_type, con
 Handle index_scale(hid_t parent, const std::string& name, hsize_t n);
 // Makes an existing 1-D dataset (e.g. a growing `step` series) the scale of its name.
 void make_scale(hid_t dataset, const std::string& name);
-// Attaches to each axis of dataset the scale of that axis' name found in scales_group.
-void attach_dims(hid_t dataset, const Axes& axes, hid_t scales_group);
+// Attaches the open scale (named name, for errors) to dimension dim of dataset.
+void attach_scale(hid_t dataset, hid_t scale, unsigned dim, const std::string& name);
 // Appends n rows at once (rows: n consecutive rows, row-major).
 void append_rows(hid_t dataset, hid_t mem_type, const void* rows, hsize_t n);
 // Shrinks (or grows) the first axis to n rows.

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <ctime>
 #include <filesystem>
+#include <map>
+#include <optional>
 
 #include "io/run_schema.hpp"
 
@@ -66,21 +68,18 @@ h5::Axes param_axes(const TensorSpec& t) {
 
 // Dimension scales: every axis of every dataset gets the scale of its name (netCDF-4's
 // convention, so xarray opens each group with named dimensions). `step` is the growing
-// series of a group; every other dimension an index 0 .. n-1 made on first use.
+// series of a group; every other dimension an index 0 .. n-1 made on first use. The
+// scales stay open while the group is written: opening a scale for every attachment
+// cost as much as attaching it (a third of a run file's start-up, docs/performance.md).
 class Dims {
 public:
     explicit Dims(hid_t scales) : scales_(scales) {}
     // Attaches to ds (of shape `shape`) the scales of axes, made in the scales group as needed.
     void attach(hid_t ds, const h5::Axes& axes, const std::vector<hsize_t>& shape) {
         for (size_t i = 0; i < axes.size(); ++i) {
-            if (axes[i] == "step") continue;  // the series' own scale, made by make_step
-            if (!h5::exists(scales_, axes[i])) {
-                h5::index_scale(scales_, axes[i], shape[i]);
-            } else if (h5::dataset_shape(scales_, axes[i]).at(0) != shape[i]) {
-                throw h5::IoError("run file: dimension " + axes[i] + " would have two sizes");
-            }
+            const hid_t scale = axes[i] == "step" ? scale_of("step", std::nullopt) : scale_of(axes[i], shape[i]);
+            h5::attach_scale(ds, scale, static_cast<unsigned>(i), axes[i]);
         }
-        h5::attach_dims(ds, axes, scales_);
     }
     // A series [n, row_shape...] with axes {"step", ...}.
     void series(hid_t parent, const std::string& name, hid_t type, const std::vector<hsize_t>& row_shape,
@@ -102,10 +101,32 @@ public:
     void make_step(hid_t parent) {
         h5::Handle ds = h5::create_series(parent, "step", H5T_NATIVE_INT64, {}, 256, false, {"step"});
         h5::make_scale(ds.get(), "step");
+        open_.emplace("step", Scale{std::move(ds), 0});
     }
 
 private:
+    struct Scale {
+        h5::Handle ds;
+        hsize_t size;
+    };
+    // The open scale of a dimension: made (an index of n) on first use; size: the
+    // length the axis has here (nullopt for `step`, which grows).
+    hid_t scale_of(const std::string& name, std::optional<hsize_t> size) {
+        auto it = open_.find(name);
+        if (it == open_.end()) {
+            h5::Handle ds = h5::exists(scales_, name)
+                                ? h5::Handle(h5::check(H5Dopen2(scales_, name.c_str(), H5P_DEFAULT), "opening dimension scale " + name))
+                                : h5::index_scale(scales_, name, size.value_or(0));
+            const hsize_t n = name == "step" ? 0 : h5::dataset_shape(scales_, name).at(0);
+            it = open_.emplace(name, Scale{std::move(ds), n}).first;
+        }
+        if (size && name != "step" && it->second.size != *size)
+            throw h5::IoError("run file: dimension " + name + " would have two sizes");
+        return it->second.ds.get();
+    }
+
     hid_t scales_;
+    std::map<std::string, Scale> open_;
 };
 
 // Links an unlinked group (H5Gcreate_anon) as name. Its link count is raised to 1 before
