@@ -144,8 +144,7 @@ Result run(const BenchConfig& c, const Options& opt) {
     auto step = [&] {
         std::fill(grads.begin(), grads.end(), ctr::real(0));
         // what Trainer::train_step runs: the last block computes only the queries the loss reads
-        const ctr::real loss = model.forward_loss_only(params.data(), batch);
-        model.backward(params.data(), grads.data(), batch);
+        const ctr::real loss = model.loss_and_gradient(params.data(), grads.data(), batch);
         sink = sink + static_cast<double>(loss) + static_cast<double>(grads[0]);
     };
     auto seconds_since = [](Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); };

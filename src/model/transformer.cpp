@@ -83,6 +83,8 @@ Transformer::Transformer(const ModelConfig& cfg, int n_ctx, bool bos, int max_ba
                 sinusoid_[t * D + d] = static_cast<real>(d % 2 == 0 ? std::sin(t * freq) : std::cos(t * freq));
             }
     }
+    if (shard_lanes_supported(cfg)) lanes_.emplace(cfg, layout_, n_ctx, sinusoid_);
+    static_assert(kShards == ShardLanes::kLanes);
 }
 
 // ----------------------------------------------------------------------------
@@ -207,13 +209,47 @@ real Transformer::forward(const real* p, const Batch& batch, const ForwardHooks*
     return forward_all(p, batch, hooks, false);
 }
 
-real Transformer::forward_loss_only(const real* p, const Batch& batch) { return forward_all(p, batch, nullptr, true); }
+real Transformer::forward_loss_only(const real* p, const Batch& batch) {
+    if (shard_lanes()) {
+        check_batch(batch);
+        const real loss = run_lanes(p, nullptr, batch);
+        last_batch_ = &batch;
+        lanes_forward_ = true;
+        return loss;
+    }
+    return forward_all(p, batch, nullptr, true);
+}
 
-real Transformer::forward_all(const real* p, const Batch& batch, const ForwardHooks* hooks, bool loss_only) {
+real Transformer::loss_and_gradient(const real* p, real* g, const Batch& batch) {
+    if (shard_lanes()) {
+        check_batch(batch);
+        const real loss = run_lanes(p, g, batch);
+        last_batch_ = &batch;
+        lanes_forward_ = true;
+        return loss;
+    }
+    const real loss = forward_all(p, batch, nullptr, true);
+    backward(p, g, batch);
+    return loss;
+}
+
+real Transformer::run_lanes(const real* p, real* g, const Batch& batch) {
+    const int S = n_shards(batch.B);
+    int bounds[kShards + 1];
+    for (int s = 0; s <= S; ++s) bounds[s] = shard_begin(s, batch.B);
+    return lanes_->run(p, g, batch, bounds, S);
+}
+
+void Transformer::check_batch(const Batch& batch) const {
     if (batch.B > max_batch_ || batch.T > n_ctx_)
         throw std::invalid_argument("batch larger than the model's workspace");
     if (batch.T > 0 && !bos_ && std::find(batch.kind.begin(), batch.kind.end(), kBos) != batch.kind.end())
         throw std::invalid_argument("batch has [BOS] but the model has no [BOS] vector");
+}
+
+real Transformer::forward_all(const real* p, const Batch& batch, const ForwardHooks* hooks, bool loss_only) {
+    check_batch(batch);
+    lanes_forward_ = false;
     const int B = batch.B, T = batch.T;
     // The attention kernel writes only key <= query; the rest must read 0, also after a
     // loss-only forward, which leaves the pattern in the kernel's private layout.
@@ -237,6 +273,7 @@ real Transformer::forward_all(const real* p, const Batch& batch, const ForwardHo
 }
 
 void Transformer::backward(const real* p, real* g, const Batch& batch) {
+    if (lanes_forward_ && &batch == last_batch_) forward_all(p, batch, nullptr, true);
     const int B = acts_.B, T = acts_.T;
     if (&batch != last_batch_ || B != batch.B || T != batch.T)
         throw std::logic_error("backward without a forward on the same batch");

@@ -4,11 +4,13 @@
 // forward() keeps every activation backward needs, under TransformerLens names and
 // shapes, so the analysis and the run file read them without a second pass.
 #include <functional>
+#include <optional>
 #include <vector>
 
 #include "config/config.hpp"
 #include "model/attention.hpp"
 #include "model/params.hpp"
+#include "model/shard_lanes.hpp"
 #include "task/batch.hpp"
 #include "util/real.hpp"
 
@@ -80,7 +82,18 @@ public:
     // use forward() for anything that reads them (probe, analysis, run file).
     real forward_loss_only(const real* params, const Batch& batch);
     // Adds d loss / d params to grads (flat, same layout). Needs the preceding forward.
+    // After a forward_loss_only that ran on shard lanes (below), it first runs the row
+    // kernels' forward, which backward reads.
     void backward(const real* params, real* grads, const Batch& batch);
+    // The training step's model work: forward_loss_only, then backward into grads, with
+    // the same bits; on shard lanes in one pass when they cover the config.
+    real loss_and_gradient(const real* params, real* grads, const Batch& batch);
+
+    // Shard lanes (model/shard_lanes.hpp) run forward_loss_only and loss_and_gradient
+    // for attention-only configs without norms; on by default. Off: the row kernels
+    // (tests compare the two, bit for bit).
+    void use_shard_lanes(bool on) { lanes_on_ = on; }
+    bool shard_lanes() const { return lanes_on_ && lanes_.has_value(); }
 
     const Activations& activations() const { return acts_; }
     // d loss / d embedding output (B, T, D) from the last backward.
@@ -111,7 +124,12 @@ private:
     bool pattern_private_ = false;           // the patterns are in the lanes layout (loss-only)
     PatternLayout pattern_layout() const { return loss_only_ ? PatternLayout::lanes : PatternLayout::canonical; }
     std::vector<real> shard_loss_;           // (kShards)
-    std::vector<real> shard_grads_;          // (kShards, P) each shard's parameter gradient  // the batch of the last forward, which backward must get
+    std::vector<real> shard_grads_;          // (kShards, P) each shard's parameter gradient
+    std::optional<ShardLanes> lanes_;        // when the config is one they cover
+    bool lanes_on_ = true;
+    bool lanes_forward_ = false;             // the last forward ran on shard lanes: no activations kept
+    void check_batch(const Batch& batch) const;
+    real run_lanes(const real* params, real* grads, const Batch& batch);
 };
 
 }  // namespace ctr

@@ -107,8 +107,7 @@ StepStats Trainer::train_step() {
     next_batch();
     StepStats s;
     std::fill(grads_.begin(), grads_.end(), real(0));
-    s.loss = train_model_.forward_loss_only(state_.params.data(), batch_);
-    train_model_.backward(state_.params.data(), grads_.data(), batch_);
+    s.loss = train_model_.loss_and_gradient(state_.params.data(), grads_.data(), batch_);
     s.grad_norm = grad_norm(grads_.data(), grads_.size());
     if (cfg_.train.grad_clip > 0) clip_grad_norm(grads_.data(), grads_.size(), s.grad_norm, cfg_.train.grad_clip);
     s.lr = learning_rate(cfg_.train, state_.step, total_steps_);

@@ -57,6 +57,11 @@ public:
 
     StepStats train_step();
     EvalStats evaluate();
+    // Shard lanes for the step and the evaluation (on by default; Transformer::use_shard_lanes).
+    void use_shard_lanes(bool on) {
+        train_model_.use_shard_lanes(on);
+        eval_model_.use_shard_lanes(on);
+    }
     // Runs the model on the probe batch; its activations are then in probe_model().
     double run_probe();
 

@@ -1,0 +1,776 @@
+// Vector arguments of always-inlined helpers never reach a call boundary.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+#include "model/shard_lanes.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+#include <utility>
+
+#include "model/lanes.hpp"
+#include "model/layers.hpp"
+#include "model/simd.hpp"
+
+// Every function below is the row path's (layers.cpp, attention.cpp, transformer.cpp)
+// with a vector of W shards' values in place of each number: lane w of group g is shard
+// g * W + w, and a "slot" is one sequence of each of the W shards (the i-th of each).
+// Per element they do the same IEEE operations in the same order as the row kernels, so
+// the comments there say why an operation is written as it is (the +0 that a zeroed
+// buffer adds, the bias added first by the narrow products and last by the GEMM, ...).
+// A parameter-gradient sum of a lane is that shard's partial sum; a lane past the end of
+// its shard (shards differ by one sequence when 8 does not divide B) is `live` false and
+// leaves every sum bit for bit untouched (a select, never an added 0: -0 + 0 = +0).
+
+namespace ctr {
+
+bool shard_lanes_supported(const ModelConfig& cfg) { return cfg.norm == Norm::kNone && cfg.d_mlp == 0; }
+
+namespace {
+
+constexpr size_t kAlign = 64;  // AVX-512 vectors
+
+// Where the buffers of one slot live, in vectors of the group's width (lane-major).
+struct Offsets {
+    size_t kind, value, target, weight;   // (T) the slot's inputs; kind as a real 0/1/2
+    size_t X;                             // (L + 1, T, D) hook_resid_pre of each block; X[L] the last resid_post
+    size_t Q, K, Vv, Z;                   // (L, T, H, Dh) hook_q, hook_k, hook_v, hook_z
+    size_t Qpre, Kpre;                    // (L, T, H, Dh) before QK-norm (qk_norm only)
+    size_t q_rstd, k_rstd;                // (L, T, H) (qk_norm only)
+    size_t P;                             // (L, H, T (T + 1) / 2) pattern: query i's keys 0..i from i (i + 1) / 2
+    size_t out, dout;                     // (T) the prediction and d loss / d prediction
+    size_t dX;                            // (T, D) d loss / d residual stream, walked backwards
+    size_t dQ, dK, dV, dZ, dQpre, dKpre;  // (T, H, Dh)
+    size_t dP;                            // (T) one query's d loss / d pattern
+    size_t G;                             // (n_params) the lanes' parameter-gradient sums, over all slots
+    size_t loss;                          // (1) the lanes' loss sums
+    size_t total;
+};
+
+Offsets make_offsets(const ModelConfig& c, int n_ctx, size_t n_params) {
+    const size_t T = n_ctx, L = c.n_layers, D = c.d_model, H = c.n_heads, HD = H * c.d_head;
+    const size_t qk = c.qk_norm ? 1 : 0;
+    Offsets o{};
+    size_t at = 0;
+    auto take = [&at](size_t n) {
+        const size_t r = at;
+        at += n;
+        return r;
+    };
+    o.kind = take(T);
+    o.value = take(T);
+    o.target = take(T);
+    o.weight = take(T);
+    o.X = take((L + 1) * T * D);
+    o.Q = take(L * T * HD);
+    o.K = take(L * T * HD);
+    o.Vv = take(L * T * HD);
+    o.Z = take(L * T * HD);
+    o.Qpre = take(qk * L * T * HD);
+    o.Kpre = take(qk * L * T * HD);
+    o.q_rstd = take(qk * L * T * H);
+    o.k_rstd = take(qk * L * T * H);
+    o.P = take(L * H * T * (T + 1) / 2);
+    o.out = take(T);
+    o.dout = take(T);
+    o.dX = take(T * D);
+    o.dQ = take(T * HD);
+    o.dK = take(T * HD);
+    o.dV = take(T * HD);
+    o.dZ = take(T * HD);
+    o.dQpre = take(qk * T * HD);
+    o.dKpre = take(qk * T * HD);
+    o.dP = take(T);
+    o.G = take(n_params);
+    o.loss = take(1);
+    o.total = at;
+    return o;
+}
+
+// What the kernels need to know of the model, resolved once per call.
+struct Net {
+    int T, D, H, Dh, L;
+    real scale;
+    bool qk_norm;
+    bool qkv_gemm, wo_gemm;  // the row path multiplies with the GEMM (bias last) instead of the narrow loops
+    const real* sinusoid;    // (n_ctx, D) or nullptr
+    const ParamLayout* lay;
+    Offsets off;
+};
+
+template <int W>
+using Vec = Lanes<real, W>;
+template <int W>
+using Mask = Lanes<typename ExpConstants<real>::Int, W>;
+
+// x in every lane, -0 kept (splat() adds x to +0, which makes -0 +0).
+template <int W>
+[[gnu::always_inline]] inline Vec<W> bcast(real x) {
+    Vec<W> v{};
+    for (int w = 0; w < W; ++w) v[w] = x;
+    return v;
+}
+
+template <int W>
+[[gnu::always_inline]] inline Mask<W> all_lanes() {
+    return Vec<W>{} == Vec<W>{};
+}
+
+template <int W>
+[[gnu::always_inline]] inline bool any_lane(Mask<W> m) {
+    bool any = false;
+    for (int w = 0; w < W; ++w) any = any || m[w] != 0;
+    return any;
+}
+
+// acc += x in the lanes of `on`; the others keep their bits.
+template <bool kMasked, class V, class M>
+[[gnu::always_inline]] inline void add(V& acc, V x, M on) {
+    if constexpr (kMasked)
+        acc = on ? acc + x : acc;
+    else
+        acc += x;
+}
+
+template <int W>
+[[gnu::always_inline]] inline Vec<W> sqrt_lanes(Vec<W> x) {
+    Vec<W> r = x;
+    for (int w = 0; w < W; ++w) r[w] = std::sqrt(x[w]);  // correctly rounded at every width
+    return r;
+}
+
+// ----------------------------------------------------------------------------
+// inputs: the slot's sequences, lane w = seq[w] (< 0: past the end of its shard, zeros)
+
+template <int W>
+[[gnu::always_inline]] inline void inputs_load(Vec<W>* kind, Vec<W>* value, Vec<W>* target, Vec<W>* weight,
+                                               const Batch& batch, const int* seq, int T) {
+    for (int w = 0; w < W; ++w) {
+        if (seq[w] < 0) {
+            for (int t = 0; t < T; ++t) kind[t][w] = value[t][w] = target[t][w] = weight[t][w] = real(0);
+            continue;
+        }
+        const size_t r = static_cast<size_t>(seq[w]) * T;
+        for (int t = 0; t < T; ++t) {
+            kind[t][w] = static_cast<real>(batch.kind[r + t]);
+            value[t][w] = batch.value[r + t];
+            target[t][w] = batch.target[r + t];
+            weight[t][w] = batch.weight[r + t];
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------
+// embedding (Transformer::embed_forward / embed_backward)
+
+template <int W, int kD>
+[[gnu::always_inline]] inline void embed_forward(Vec<W>* X, const Vec<W>* kind, const Vec<W>* value, const real* p,
+                                                 const Net& n) {
+    // X (T, D)
+    using V = Vec<W>;
+    const ParamLayout& ly = *n.lay;
+    const int D = kD > 0 ? kD : n.D;
+    const real *w_num = p + ly.w_num, *b_num = p + ly.b_num, *e_sep = p + ly.e_sep;
+    const real* e_bos = ly.e_bos == kAbsent ? e_sep : p + ly.e_bos;
+    const real* pos = ly.W_pos == kAbsent ? nullptr : p + ly.W_pos;
+    for (int t = 0; t < n.T; ++t) {
+        const auto number = kind[t] == real(kNumber), sep = kind[t] == real(kSep);
+        for (int c = 0; c < D; ++c) {
+            const V token = sep ? bcast<W>(e_sep[c]) : bcast<W>(e_bos[c]);
+            V e = number ? value[t] * w_num[c] + b_num[c] : token;
+            if (pos) e += pos[static_cast<size_t>(t) * D + c];
+            if (n.sinusoid) e += n.sinusoid[static_cast<size_t>(t) * D + c];
+            X[t * D + c] = e;
+        }
+    }
+}
+
+template <int W, int kD, bool kTail>
+[[gnu::always_inline]] inline void embed_backward(Vec<W>* G, const Vec<W>* dX, const Vec<W>* kind,
+                                                  const Vec<W>* value, Mask<W> live, const Net& n) {
+    // dX (T, D)
+    const ParamLayout& ly = *n.lay;
+    const int D = kD > 0 ? kD : n.D;
+    Vec<W>* g_pos = ly.W_pos == kAbsent ? nullptr : G + ly.W_pos;
+    for (int t = 0; t < n.T; ++t) {
+        const Mask<W> number = (kind[t] == real(kNumber)) & live, sep = (kind[t] == real(kSep)) & live,
+                      bos = (kind[t] == real(kBos)) & live;
+        for (int c = 0; c < D; ++c) {
+            const Vec<W> d = dX[t * D + c];
+            add<true>(G[ly.w_num + c], d * value[t], number);
+            add<true>(G[ly.b_num + c], d, number);
+            add<true>(G[ly.e_sep + c], d, sep);
+            if (ly.e_bos != kAbsent) add<true>(G[ly.e_bos + c], d, bos);
+            if (g_pos) add<kTail>(g_pos[static_cast<size_t>(t) * D + c], d, live);
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------
+// Q, K, V of every head: out_m (T, H, Dh) = x (T, D) @ W_m[h] (D, Dh) + b_m[h], m = Q, K, V
+// (linear3_forward / linear3_backward, head by head)
+
+struct Qkv {
+    const real* W[3];  // [n_heads, d_model, d_head]
+    const real* b[3];  // [n_heads, d_head] or nullptr
+};
+
+template <int W, int kD, int kDh>
+[[gnu::always_inline]] inline void qkv_forward(Vec<W>* const out[3], const Vec<W>* X, const Qkv& q, const Net& n) {
+    using V = Vec<W>;
+    const int D = kD > 0 ? kD : n.D, Dh = kDh > 0 ? kDh : n.Dh, HD = n.H * Dh;
+    for (int t = 0; t < n.T; ++t) {
+        const V* x = X + t * D;
+        for (int h = 0; h < n.H; ++h)
+            for (int m = 0; m < 3; ++m) {
+                const real* Wm = q.W[m] + static_cast<size_t>(h) * D * Dh;
+                const real* bm = q.b[m] ? q.b[m] + static_cast<size_t>(h) * Dh : nullptr;
+                for (int j = 0; j < Dh; ++j) {
+                    V s = bm && !n.qkv_gemm ? bcast<W>(bm[j]) : V{};
+                    for (int c = 0; c < D; ++c) s += x[c] * Wm[c * Dh + j];
+                    if (bm && n.qkv_gemm) s += bm[j];
+                    out[m][t * HD + h * Dh + j] = s;
+                }
+            }
+    }
+}
+
+template <int W, int kD, int kDh, bool kTail>
+[[gnu::always_inline]] inline void qkv_backward(Vec<W>* dX, Vec<W>* G, const Vec<W>* const dout[3], const Vec<W>* X,
+                                                const Qkv& q, const size_t gW[3], const size_t gb[3], Mask<W> live,
+                                                const Net& n) {
+    using V = Vec<W>;
+    const int D = kD > 0 ? kD : n.D, Dh = kDh > 0 ? kDh : n.Dh, HD = n.H * Dh;
+    constexpr bool kFixed = kD > 0 && kDh > 0;
+    for (int h = 0; h < n.H; ++h) {
+        // this head's weight-gradient sums, in registers when the sizes are known
+        V lw[3][kFixed ? kD * kDh : 1], lb[3][kFixed ? kDh : 1];
+        V* dW[3];
+        V* db[3];
+        for (int m = 0; m < 3; ++m) {
+            V* gw = G + gW[m] + static_cast<size_t>(h) * D * Dh;
+            V* gbias = q.b[m] ? G + gb[m] + static_cast<size_t>(h) * Dh : nullptr;
+            if constexpr (kFixed) {
+                for (int i = 0; i < kD * kDh; ++i) lw[m][i] = gw[i];
+                for (int j = 0; j < kDh; ++j) lb[m][j] = gbias ? gbias[j] : V{};
+                dW[m] = lw[m];
+                db[m] = lb[m];
+            } else {
+                dW[m] = gw;
+                db[m] = gbias;
+            }
+        }
+        for (int t = 0; t < n.T; ++t) {
+            const V* x = X + t * D;
+            V* dx = dX + t * D;
+            for (int m = 0; m < 3; ++m) {
+                const V* dy = dout[m] + t * HD + h * Dh;
+                const real* Wm = q.W[m] + static_cast<size_t>(h) * D * Dh;
+                for (int c = 0; c < D; ++c) {
+                    V s{};
+                    for (int j = 0; j < Dh; ++j) {
+                        s += dy[j] * Wm[c * Dh + j];
+                        add<kTail>(dW[m][c * Dh + j], x[c] * dy[j], live);
+                    }
+                    dx[c] += s;
+                }
+                if (q.b[m])
+                    for (int j = 0; j < Dh; ++j) add<kTail>(db[m][j], dy[j], live);
+            }
+        }
+        if constexpr (kFixed) {
+            for (int m = 0; m < 3; ++m) {
+                V* gw = G + gW[m] + static_cast<size_t>(h) * D * Dh;
+                for (int i = 0; i < kD * kDh; ++i) gw[i] = lw[m][i];
+                if (q.b[m])
+                    for (int j = 0; j < kDh; ++j) G[gb[m] + static_cast<size_t>(h) * Dh + j] = lb[m][j];
+            }
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------
+// QK-norm: RMSNorm of each (position, head) row of d_head values, one gain for all
+// heads (norm_forward / norm_backward with rms = true, no bias)
+
+template <int W, int kDh>
+[[gnu::always_inline]] inline void qk_norm_forward(Vec<W>* out, Vec<W>* rstd, const Vec<W>* in, const real* gain,
+                                                   const Net& n) {
+    // in, out (T, H, Dh); rstd (T, H)
+    using V = Vec<W>;
+    const int Dh = kDh > 0 ? kDh : n.Dh;
+    for (int r = 0; r < n.T * n.H; ++r) {
+        const V* x = in + r * Dh;
+        const V m{};
+        V var{};
+        for (int c = 0; c < Dh; ++c) var += (x[c] - m) * (x[c] - m);
+        var /= real(Dh);
+        const V s = real(1) / sqrt_lanes<W>(var + kNormEps);
+        for (int c = 0; c < Dh; ++c) out[r * Dh + c] = (x[c] - m) * s * gain[c] + real(0);
+        rstd[r] = s;
+    }
+}
+
+template <int W, int kDh, bool kTail>
+[[gnu::always_inline]] inline void qk_norm_backward(Vec<W>* din, Vec<W>* dgain, const Vec<W>* dout, const Vec<W>* in,
+                                                    const real* gain, const Vec<W>* rstd, Mask<W> live, const Net& n) {
+    // din written whole (what adding to a zeroed buffer gives)
+    using V = Vec<W>;
+    const int Dh = kDh > 0 ? kDh : n.Dh;
+    for (int r = 0; r < n.T * n.H; ++r) {
+        const V* x = in + r * Dh;
+        const V* dy = dout + r * Dh;
+        const V m{};
+        const V s = rstd[r];
+        V dnorm_mean{}, dnorm_xhat_mean{};
+        for (int c = 0; c < Dh; ++c) {
+            const V xhat = (x[c] - m) * s;
+            const V dnorm = dy[c] * gain[c];
+            dnorm_mean += dnorm;
+            dnorm_xhat_mean += dnorm * xhat;
+            add<kTail>(dgain[c], dy[c] * xhat, live);
+        }
+        dnorm_xhat_mean /= real(Dh);
+        dnorm_mean = V{};  // RMSNorm: no mean was subtracted, so none flows back
+        for (int c = 0; c < Dh; ++c) {
+            const V xhat = (x[c] - m) * s;
+            din[r * Dh + c] = V{} + s * (dy[c] * gain[c] - dnorm_mean - xhat * dnorm_xhat_mean);
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------
+// causal softmax attention of head h (attention.cpp: forward_group / backward_group)
+// mask: (T) loss weights; only queries with a non-zero weight are computed (the last
+// block of the loss-only forward); nullptr: all.
+
+template <int W, int kDh>
+[[gnu::always_inline]] inline void attention_forward(Vec<W>* Z, Vec<W>* P, const Vec<W>* Q, const Vec<W>* K,
+                                                     const Vec<W>* Vv, const Vec<W>* mask, int h, const Net& n) {
+    // Z, Q, K, Vv (T, H, Dh); P (H, T (T + 1) / 2)
+    using V = Vec<W>;
+    const int T = n.T, Dh = kDh > 0 ? kDh : n.Dh, HD = n.H * Dh;
+    const real scale = n.scale;
+    V* Ph = P + static_cast<size_t>(h) * T * (T + 1) / 2;
+    for (int i = 0; i < T; ++i) {
+        Mask<W> on = all_lanes<W>();
+        V* zo = Z + i * HD + h * Dh;
+        if (mask) {
+            on = mask[i] != V{};
+            if (!any_lane<W>(on)) {
+                for (int d = 0; d < Dh; ++d) zo[d] = V{};
+                continue;
+            }
+        }
+        const V* qi = Q + i * HD + h * Dh;
+        V* p = Ph + i * (i + 1) / 2;
+        V maxv = bcast<W>(-std::numeric_limits<real>::infinity());
+        for (int j = 0; j <= i; ++j) {
+            const V* kj = K + j * HD + h * Dh;
+            V s{};
+            for (int d = 0; d < Dh; ++d) s += qi[d] * kj[d];
+            p[j] = s * scale;
+            maxv = maxv < p[j] ? p[j] : maxv;
+        }
+        V sum{};
+        for (int j = 0; j <= i; ++j) {
+            p[j] = exp_lanes<real, W>(p[j] - maxv);
+            sum += p[j];
+        }
+        const V inv = real(1) / sum;
+        for (int j = 0; j <= i; ++j) p[j] *= inv;
+        V acc[kDh > 0 ? kDh : 1];
+        V* zi = kDh > 0 ? acc : zo;
+        for (int d = 0; d < Dh; ++d) zi[d] = V{};
+        for (int j = 0; j <= i; ++j) {
+            const V* vj = Vv + j * HD + h * Dh;
+            const V pj = p[j];
+            for (int d = 0; d < Dh; ++d) zi[d] += pj * vj[d];
+        }
+        for (int d = 0; d < Dh; ++d) zo[d] = on ? zi[d] : V{};
+    }
+}
+
+template <int W, int kDh, bool kMasked>
+[[gnu::always_inline]] inline void attention_backward(Vec<W>* dQ, Vec<W>* dK, Vec<W>* dV, Vec<W>* dP,
+                                                      const Vec<W>* dZ, const Vec<W>* P, const Vec<W>* Q,
+                                                      const Vec<W>* K, const Vec<W>* Vv, const Vec<W>* mask, int h,
+                                                      const Net& n) {
+    // dQ, dK, dV (T, H, Dh), zeroed by the caller, += this head's part
+    using V = Vec<W>;
+    const int T = n.T, Dh = kDh > 0 ? kDh : n.Dh, HD = n.H * Dh;
+    const real scale = n.scale;
+    const V* Ph = P + static_cast<size_t>(h) * T * (T + 1) / 2;
+    for (int i = 0; i < T; ++i) {
+        Mask<W> on = all_lanes<W>();
+        if constexpr (kMasked) {
+            on = mask[i] != V{};
+            if (!any_lane<W>(on)) continue;
+        }
+        const V* p = Ph + i * (i + 1) / 2;
+        const V* dzi = dZ + i * HD + h * Dh;
+        V p_dot_dp{};
+        for (int j = 0; j <= i; ++j) {
+            const V* vj = Vv + j * HD + h * Dh;
+            V* dvj = dV + j * HD + h * Dh;
+            V s{};
+            for (int d = 0; d < Dh; ++d) {
+                s += dzi[d] * vj[d];
+                add<kMasked>(dvj[d], p[j] * dzi[d], on);
+            }
+            dP[j] = s;
+            p_dot_dp += p[j] * s;
+        }
+        // softmax backward: dlogit_j = p_j (dp_j - sum_k p_k dp_k)
+        const V* qi = Q + i * HD + h * Dh;
+        V* dqi = dQ + i * HD + h * Dh;
+        for (int j = 0; j <= i; ++j) {
+            const V dlogit = p[j] * (dP[j] - p_dot_dp) * scale;
+            const V* kj = K + j * HD + h * Dh;
+            V* dkj = dK + j * HD + h * Dh;
+            for (int d = 0; d < Dh; ++d) {
+                add<kMasked>(dqi[d], dlogit * kj[d], on);
+                add<kMasked>(dkj[d], dlogit * qi[d], on);
+            }
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------
+// output projection and residual: Xn (T, D) = X + sum_h Z[., h] (T, Dh) @ W_O[h] (Dh, D)
+// + b_O (linear_forward / linear_backward head by head, accumulating after head 0)
+
+template <int W, int kD, int kDh>
+[[gnu::always_inline]] inline void out_forward(Vec<W>* Xn, const Vec<W>* X, const Vec<W>* Z, const real* W_O,
+                                               const real* b_O, const Net& n) {
+    using V = Vec<W>;
+    const int D = kD > 0 ? kD : n.D, Dh = kDh > 0 ? kDh : n.Dh, HD = n.H * Dh;
+    for (int t = 0; t < n.T; ++t)
+        for (int j = 0; j < D; ++j) {
+            V o{};
+            for (int h = 0; h < n.H; ++h) {
+                const V* z = Z + t * HD + h * Dh;
+                const real* Wh = W_O + static_cast<size_t>(h) * Dh * D;
+                const bool bias = h == 0 && b_O;
+                V s = bias && !n.wo_gemm ? bcast<W>(b_O[j]) : V{};
+                for (int c = 0; c < Dh; ++c) s += z[c] * Wh[c * D + j];
+                if (h == 0) {
+                    o = s;
+                    if (bias && n.wo_gemm) o += b_O[j];
+                } else {
+                    o += s;
+                }
+            }
+            Xn[t * D + j] = X[t * D + j] + o;  // resid_mid = resid_pre + attn_out; no MLP: resid_post = resid_mid
+        }
+}
+
+template <int W, int kD, int kDh, bool kTail>
+[[gnu::always_inline]] inline void out_backward(Vec<W>* dZ, Vec<W>* G, const Vec<W>* dX, const Vec<W>* Z,
+                                                const real* W_O, size_t gW_O, size_t gb_O, Mask<W> live,
+                                                const Net& n) {
+    // dZ (T, H, Dh) written whole; dX (T, D) = d loss / d attn_out
+    using V = Vec<W>;
+    const int D = kD > 0 ? kD : n.D, Dh = kDh > 0 ? kDh : n.Dh, HD = n.H * Dh;
+    constexpr bool kFixed = kD > 0 && kDh > 0;
+    for (int h = 0; h < n.H; ++h) {
+        const bool bias = h == 0 && gb_O != kAbsent;
+        V lw[kFixed ? kDh * kD : 1], lb[kFixed ? kD : 1];
+        V* dW = G + gW_O + static_cast<size_t>(h) * Dh * D;
+        V* db = bias ? G + gb_O : nullptr;
+        if constexpr (kFixed) {
+            for (int i = 0; i < kDh * kD; ++i) lw[i] = dW[i];
+            for (int j = 0; j < kD; ++j) lb[j] = bias ? db[j] : V{};
+            dW = lw;
+            db = bias ? lb : nullptr;
+        }
+        const real* Wh = W_O + static_cast<size_t>(h) * Dh * D;
+        for (int t = 0; t < n.T; ++t) {
+            const V* z = Z + t * HD + h * Dh;
+            const V* dy = dX + t * D;
+            for (int c = 0; c < Dh; ++c) {
+                V s{};
+                for (int j = 0; j < D; ++j) {
+                    s += dy[j] * Wh[c * D + j];
+                    add<kTail>(dW[c * D + j], z[c] * dy[j], live);
+                }
+                dZ[t * HD + h * Dh + c] = V{} + s;
+            }
+            if (bias)
+                for (int j = 0; j < D; ++j) add<kTail>(db[j], dy[j], live);
+        }
+        if constexpr (kFixed) {
+            V* gw = G + gW_O + static_cast<size_t>(h) * Dh * D;
+            for (int i = 0; i < kDh * kD; ++i) gw[i] = lw[i];
+            if (bias)
+                for (int j = 0; j < kD; ++j) G[gb_O + j] = lb[j];
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------
+// readout and loss (readout_*, mse_* of layers.cpp)
+
+template <int W, int kD>
+[[gnu::always_inline]] inline void readout_forward(Vec<W>* out, const Vec<W>* X, const real* W_U, const real* b_U,
+                                                   const Net& n) {
+    // out (T) = X (T, D) @ W_U + b_U
+    const int D = kD > 0 ? kD : n.D;
+    for (int t = 0; t < n.T; ++t) {
+        Vec<W> s = bcast<W>(b_U[0]);
+        for (int c = 0; c < D; ++c) s += X[t * D + c] * W_U[c];
+        out[t] = s;
+    }
+}
+
+template <int W, int kD, bool kTail>
+[[gnu::always_inline]] inline void readout_backward(Vec<W>* dX, Vec<W>* G, const Vec<W>* dout, const Vec<W>* X,
+                                                    const real* W_U, size_t gW_U, size_t gb_U, Mask<W> live,
+                                                    const Net& n) {
+    // dX (T, D) written whole: a zeroed buffer plus g W_U where g != 0
+    using V = Vec<W>;
+    const int D = kD > 0 ? kD : n.D;
+    for (int t = 0; t < n.T; ++t) {
+        const V g = dout[t];
+        const Mask<W> nz = g != V{};  // unsupervised positions carry no gradient
+        const Mask<W> on = nz & live;
+        for (int c = 0; c < D; ++c) {
+            dX[t * D + c] = nz ? V{} + g * W_U[c] : V{};
+            add<true>(G[gW_U + c], g * X[t * D + c], on);
+        }
+        add<true>(G[gb_U], g, on);
+    }
+}
+
+template <int W, bool kTail>
+[[gnu::always_inline]] inline void mse_forward(Vec<W>& loss, const Vec<W>* out, const Vec<W>* target,
+                                               const Vec<W>* weight, Mask<W> live, int T) {
+    for (int t = 0; t < T; ++t) {
+        const Vec<W> e = out[t] - target[t];
+        add<kTail>(loss, weight[t] * e * e, live);
+    }
+}
+
+template <int W>
+[[gnu::always_inline]] inline void mse_backward(Vec<W>* dout, const Vec<W>* out, const Vec<W>* target,
+                                                const Vec<W>* weight, int T) {
+    for (int t = 0; t < T; ++t) dout[t] = Vec<W>{} + real(2) * weight[t] * (out[t] - target[t]);
+}
+
+// ----------------------------------------------------------------------------
+// one slot: forward, then (kBackward) backward, of the W sequences; buf is the group's
+// workspace (Offsets), its G and loss the sums so far.
+
+template <int W, int kD, int kDh, bool kBackward, bool kTail>
+[[gnu::always_inline]] inline void slot_step(Vec<W>* buf, const real* p, Mask<W> live, const Net& n) {
+    using V = Vec<W>;
+    const Offsets& o = n.off;
+    const ParamLayout& ly = *n.lay;
+    const int T = n.T, D = kD > 0 ? kD : n.D, HD = n.H * (kDh > 0 ? kDh : n.Dh), L = n.L;
+    const size_t TD = static_cast<size_t>(T) * D, THD = static_cast<size_t>(T) * HD;
+    const size_t tri = static_cast<size_t>(n.H) * T * (T + 1) / 2;
+    const V *kind = buf + o.kind, *value = buf + o.value, *target = buf + o.target, *weight = buf + o.weight;
+    V* G = buf + o.G;
+
+    embed_forward<W, kD>(buf + o.X, kind, value, p, n);
+    for (int l = 0; l < L; ++l) {
+        const BlockOffsets& bo = ly.blocks[l];
+        V *Q = buf + o.Q + l * THD, *K = buf + o.K + l * THD, *Vv = buf + o.Vv + l * THD, *Z = buf + o.Z + l * THD;
+        V* Pl = buf + o.P + l * tri;
+        const Qkv qkv{{p + bo.W_Q, p + bo.W_K, p + bo.W_V},
+                      {bo.b_Q == kAbsent ? nullptr : p + bo.b_Q, bo.b_K == kAbsent ? nullptr : p + bo.b_K,
+                       bo.b_V == kAbsent ? nullptr : p + bo.b_V}};
+        V* const lin[3] = {n.qk_norm ? buf + o.Qpre + l * THD : Q, n.qk_norm ? buf + o.Kpre + l * THD : K, Vv};
+        qkv_forward<W, kD, kDh>(lin, buf + o.X + l * TD, qkv, n);
+        if (n.qk_norm) {
+            qk_norm_forward<W, kDh>(Q, buf + o.q_rstd + l * T * n.H, lin[0], p + bo.q_norm_w, n);
+            qk_norm_forward<W, kDh>(K, buf + o.k_rstd + l * T * n.H, lin[1], p + bo.k_norm_w, n);
+        }
+        const V* mask = l == L - 1 ? weight : nullptr;
+        for (int h = 0; h < n.H; ++h) attention_forward<W, kDh>(Z, Pl, Q, K, Vv, mask, h, n);
+        out_forward<W, kD, kDh>(buf + o.X + (l + 1) * TD, buf + o.X + l * TD, Z, p + bo.W_O,
+                                bo.b_O == kAbsent ? nullptr : p + bo.b_O, n);
+    }
+    const V* final_resid = buf + o.X + L * TD;
+    readout_forward<W, kD>(buf + o.out, final_resid, p + ly.W_U, p + ly.b_U, n);
+    mse_forward<W, kTail>(buf[o.loss], buf + o.out, target, weight, live, T);
+    if constexpr (!kBackward) return;
+
+    V* dX = buf + o.dX;
+    mse_backward<W>(buf + o.dout, buf + o.out, target, weight, T);
+    readout_backward<W, kD, kTail>(dX, G, buf + o.dout, final_resid, p + ly.W_U, ly.W_U, ly.b_U, live, n);
+    for (int l = L - 1; l >= 0; --l) {
+        const BlockOffsets& bo = ly.blocks[l];
+        const V *Q = buf + o.Q + l * THD, *K = buf + o.K + l * THD, *Vv = buf + o.Vv + l * THD,
+                *Z = buf + o.Z + l * THD;
+        const V* Pl = buf + o.P + l * tri;
+        V *dQ = buf + o.dQ, *dK = buf + o.dK, *dV = buf + o.dV, *dZ = buf + o.dZ;
+        // dX holds d loss / d resid_post = d loss / d resid_mid = d loss / d attn_out
+        out_backward<W, kD, kDh, kTail>(dZ, G, dX, Z, p + bo.W_O, bo.W_O, bo.b_O, live, n);
+        for (size_t i = 0; i < THD; ++i) dQ[i] = dK[i] = dV[i] = V{};
+        const V* mask = l == L - 1 ? weight : nullptr;
+        for (int h = 0; h < n.H; ++h) {
+            if (mask)
+                attention_backward<W, kDh, true>(dQ, dK, dV, buf + o.dP, dZ, Pl, Q, K, Vv, mask, h, n);
+            else
+                attention_backward<W, kDh, false>(dQ, dK, dV, buf + o.dP, dZ, Pl, Q, K, Vv, mask, h, n);
+        }
+        const V* dq = dQ;
+        const V* dk = dK;
+        if (n.qk_norm) {
+            qk_norm_backward<W, kDh, kTail>(buf + o.dQpre, G + bo.q_norm_w, dQ, buf + o.Qpre + l * THD,
+                                             p + bo.q_norm_w, buf + o.q_rstd + l * T * n.H, live, n);
+            qk_norm_backward<W, kDh, kTail>(buf + o.dKpre, G + bo.k_norm_w, dK, buf + o.Kpre + l * THD,
+                                             p + bo.k_norm_w, buf + o.k_rstd + l * T * n.H, live, n);
+            dq = buf + o.dQpre;
+            dk = buf + o.dKpre;
+        }
+        const Qkv qkv{{p + bo.W_Q, p + bo.W_K, p + bo.W_V},
+                      {bo.b_Q == kAbsent ? nullptr : p + bo.b_Q, bo.b_K == kAbsent ? nullptr : p + bo.b_K,
+                       bo.b_V == kAbsent ? nullptr : p + bo.b_V}};
+        const V* const dlin[3] = {dq, dk, dV};
+        const size_t gW[3] = {bo.W_Q, bo.W_K, bo.W_V}, gb[3] = {bo.b_Q, bo.b_K, bo.b_V};
+        qkv_backward<W, kD, kDh, kTail>(dX, G, dlin, buf + o.X + l * TD, qkv, gW, gb, live, n);
+        // dX now holds d loss / d resid_pre of block l = d loss / d resid_post of block l - 1
+    }
+    embed_backward<W, kD, kTail>(G, dX, kind, value, live, n);
+}
+
+// All slots of group g (lanes = shards g * W .. g * W + W - 1; shards >= n_shards are
+// empty). Slots every lane has run unmasked; the rest with `live`.
+template <int W, int kD, int kDh, bool kBackward>
+[[gnu::always_inline]] inline void group_run(real* work, const real* p, const Batch& batch, const int* shard_begin,
+                                             int n_shards, int g, const Net& n) {
+    using V = Vec<W>;
+    V* buf = reinterpret_cast<V*>(work) + static_cast<size_t>(g) * n.off.total;
+    int count[W], n_full = std::numeric_limits<int>::max(), n_slots = 0;
+    for (int w = 0; w < W; ++w) {
+        const int s = g * W + w;
+        count[w] = s < n_shards ? shard_begin[s + 1] - shard_begin[s] : 0;
+        n_full = std::min(n_full, count[w]);
+        n_slots = std::max(n_slots, count[w]);
+    }
+    for (size_t i = 0; i < n.lay->total(); ++i) buf[n.off.G + i] = V{};
+    buf[n.off.loss] = V{};
+    for (int i = 0; i < n_slots; ++i) {
+        int seq[W];
+        Mask<W> live{};
+        for (int w = 0; w < W; ++w) {
+            const bool in = i < count[w];
+            seq[w] = in ? shard_begin[g * W + w] + i : -1;
+            live[w] = in ? -1 : 0;
+        }
+        inputs_load<W>(buf + n.off.kind, buf + n.off.value, buf + n.off.target, buf + n.off.weight, batch, seq, n.T);
+        if (i < n_full)
+            slot_step<W, kD, kDh, kBackward, false>(buf, p, live, n);
+        else
+            slot_step<W, kD, kDh, kBackward, true>(buf, p, live, n);
+    }
+}
+
+template <int W, bool kBackward>
+[[gnu::always_inline]] inline void group_dispatch(real* work, const real* p, const Batch& batch,
+                                                  const int* shard_begin, int n_shards, int g, const Net& n) {
+    if (n.D == 2 && n.Dh == 2) return group_run<W, 2, 2, kBackward>(work, p, batch, shard_begin, n_shards, g, n);
+    group_run<W, 0, 0, kBackward>(work, p, batch, shard_begin, n_shards, g, n);
+}
+
+#define CTR_GROUP_ARGS real *work, const real *p, const Batch &batch, const int *shard_begin, int n_shards, int g, \
+                       const Net &n, bool backward
+
+// One entry point per instruction set and group width; the same source in each.
+#define CTR_DEFINE_GROUP(name, target, W)                                                           \
+    target void group_##name(CTR_GROUP_ARGS) {                                                      \
+        if (backward) return group_dispatch<W, true>(work, p, batch, shard_begin, n_shards, g, n);   \
+        group_dispatch<W, false>(work, p, batch, shard_begin, n_shards, g, n);                      \
+    }
+
+constexpr int lanes_of(size_t bytes) { return static_cast<int>(std::min<size_t>(ShardLanes::kLanes, bytes / sizeof(real))); }
+
+CTR_DEFINE_GROUP(scalar, , 1)
+#if defined(__x86_64__) && defined(__GNUC__)
+CTR_DEFINE_GROUP(sse2, , lanes_of(16))
+CTR_DEFINE_GROUP(avx2, __attribute__((target("avx2"))), lanes_of(32))
+CTR_DEFINE_GROUP(avx512, __attribute__((target("avx512f"))), lanes_of(64))
+CTR_DEFINE_GROUP(avx512_half, __attribute__((target("avx512f"))), lanes_of(64) / 2)
+#endif
+
+using GroupFn = void (*)(CTR_GROUP_ARGS);
+
+}  // namespace
+
+ShardLanes::ShardLanes(const ModelConfig& cfg, const ParamLayout& layout, int n_ctx, std::vector<real> sinusoid)
+    : cfg_(cfg), layout_(layout), n_ctx_(n_ctx), sinusoid_(std::move(sinusoid)) {
+    if (!shard_lanes_supported(cfg)) throw std::invalid_argument("ShardLanes: config has a norm or an MLP");
+    lane_size_ = make_offsets(cfg, n_ctx, layout.total()).total;
+    work_.resize(kLanes * lane_size_ + kAlign / sizeof(real));
+}
+
+real ShardLanes::run(const real* p, real* grads, const Batch& batch, const int* shard_begin, int n_shards) {
+    Net n;
+    n.T = batch.T;
+    n.D = cfg_.d_model;
+    n.H = cfg_.n_heads;
+    n.Dh = cfg_.d_head;
+    n.L = cfg_.n_layers;
+    n.scale = cfg_.attn_scale == AttnScale::kInvSqrtDHead ? real(1) / std::sqrt(real(n.Dh)) : real(1);
+    n.qk_norm = cfg_.qk_norm;
+    n.qkv_gemm = n.D > 4;   // layers.cpp: narrow loops up to 4 inputs, the GEMM beyond
+    n.wo_gemm = n.Dh > 4;
+    n.sinusoid = sinusoid_.empty() ? nullptr : sinusoid_.data();
+    n.lay = &layout_;
+    n.off = make_offsets(cfg_, n_ctx_, layout_.total());
+
+    // The group width: the instruction set's, but two groups of 4 for two threads.
+    GroupFn fn = group_scalar;
+    int W = 1;
+    switch (simd_level()) {
+#if defined(__x86_64__) && defined(__GNUC__)
+        case SimdLevel::avx512:
+            if (omp_get_max_threads() > 1 && lanes_of(64) == 8) {
+                fn = group_avx512_half;
+                W = lanes_of(64) / 2;
+            } else {
+                fn = group_avx512;
+                W = lanes_of(64);
+            }
+            break;
+        case SimdLevel::avx2:
+            fn = group_avx2;
+            W = lanes_of(32);
+            break;
+        case SimdLevel::sse2:
+            fn = group_sse2;
+            W = lanes_of(16);
+            break;
+#endif
+        default: break;
+    }
+    // Each group's workspace starts on a 64-byte boundary: W * lane_size_ reals apart
+    // (lane_size_ counts vectors, each W reals).
+    real* work = reinterpret_cast<real*>((reinterpret_cast<uintptr_t>(work_.data()) + kAlign - 1) &
+                                         ~static_cast<uintptr_t>(kAlign - 1));
+    const int groups = (n_shards + W - 1) / W;
+    const bool backward = grads != nullptr;
+#pragma omp parallel for schedule(static)
+    for (int g = 0; g < groups; ++g) fn(work, p, batch, shard_begin, n_shards, g, n, backward);
+
+    // The shards in order, as Transformer adds its shards' losses and gradients.
+    real loss = 0;
+    const size_t P = layout_.total();
+    for (int s = 0; s < n_shards; ++s) {
+        const int g = s / W, w = s % W;
+        const real* base = work + (static_cast<size_t>(g) * lane_size_) * W;
+        loss += base[n.off.loss * W + w];
+        if (grads)
+            for (size_t i = 0; i < P; ++i) grads[i] += base[(n.off.G + i) * W + w];
+    }
+    return loss;
+}
+
+}  // namespace ctr
