@@ -12,10 +12,13 @@ double lda_separation(const real* x, int B, int T, int D, const Batch& batch) {
     size_t n_a = 0, n_b = 0;
     double sq = 0;
     auto token = [&](int b, int t) { return Eigen::Map<const Eigen::Matrix<real, Eigen::Dynamic, 1>>(x + (static_cast<size_t>(b) * T + t) * D, D).cast<double>(); };
+    // One vector for every token's copy, not one allocation per token (they were most of
+    // a snapshot's mechanism metrics); the arithmetic is the same.
+    Vec v(D);
     for (int b = 0; b < B; ++b)
         for (int t = 0; t < T; ++t) {
             if (batch.kind[static_cast<size_t>(b) * T + t] != kNumber) continue;
-            const Vec v = token(b, t);
+            v = token(b, t);
             sq += v.squaredNorm();
             if (t > batch.sep_pos[b]) sum_a += v, ++n_a;
             else sum_b += v, ++n_b;
@@ -26,8 +29,8 @@ double lda_separation(const real* x, int B, int T, int D, const Batch& batch) {
     for (int b = 0; b < B; ++b)
         for (int t = 0; t < T; ++t) {
             if (batch.kind[static_cast<size_t>(b) * T + t] != kNumber) continue;
-            const Vec e = token(b, t) - (t > batch.sep_pos[b] ? mean_a : mean_b);
-            S.noalias() += e * e.transpose();
+            v = token(b, t) - (t > batch.sep_pos[b] ? mean_a : mean_b);
+            S.noalias() += v * v.transpose();
         }
     S /= static_cast<double>(n_a + n_b - 2);
     const double ridge = 1e-12 * sq / static_cast<double>((n_a + n_b) * D);
