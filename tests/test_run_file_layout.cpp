@@ -133,8 +133,7 @@ TEST_CASE("arrays are row-major with their documented shapes, as h5dump reads th
     REQUIRE(pattern.size() == 3 * 2 * 6 * 6);
     trainer.state().params = params;
     trainer.run_probe();
-    // (The probe model's buffers are sized for the larger eval batch; the probe's
-    // pattern is their first [3, 2, 6, 6] elements.)
+    // (The probe's pattern is the first [3, 2, 6, 6] elements of the probe model's buffer.)
     const auto& expect = trainer.probe_model().activations().blocks.at(0).pattern;
     REQUIRE(expect.size() >= pattern.size());
     for (int b = 0; b < 3; ++b)

@@ -247,7 +247,9 @@ void Transformer::check_batch(const Batch& batch) const {
         throw std::invalid_argument("batch has [BOS] but the model has no [BOS] vector");
 }
 
-real Transformer::forward_all(const real* p, const Batch& batch, const ForwardHooks* hooks, bool loss_only) {
+void Transformer::forward_activations(const real* p, const Batch& batch) { forward_all(p, batch, nullptr, false, true); }
+
+real Transformer::forward_all(const real* p, const Batch& batch, const ForwardHooks* hooks, bool loss_only, bool one_shard) {
     check_batch(batch);
     lanes_forward_ = false;
     const int B = batch.B, T = batch.T;
@@ -260,6 +262,7 @@ real Transformer::forward_all(const real* p, const Batch& batch, const ForwardHo
     acts_.T = T;
     last_batch_ = &batch;
     loss_only_ = loss_only;
+    if (one_shard) return forward_rows(p, batch, 0, B, hooks, shard_scratch(0));
     const int S = n_shards(B);
     if (hooks) {  // hooks may keep state of their own: the same shards, one after another
         for (int s = 0; s < S; ++s) shard_loss_[s] = forward_rows(p, batch, shard_begin(s, B), shard_begin(s + 1, B), hooks, shard_scratch(s));

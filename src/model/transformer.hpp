@@ -75,6 +75,12 @@ public:
     // Runs the model on the batch, keeps the activations, returns the loss.
     // hooks: interventions for the causal tests; nullptr (default) is the plain forward.
     real forward(const real* params, const Batch& batch, const ForwardHooks* hooks = nullptr);
+    // The activations forward() leaves, bit for bit, without its loss: the batch runs as
+    // one shard, so that a small batch (the probe's 16 sequences) fills the attention
+    // kernel's vector lanes instead of running as 8 shards of 2. Every lane does the
+    // scalar code's operations, so the grouping changes no activation (only the order in
+    // which the loss would be summed).
+    void forward_activations(const real* params, const Batch& batch);
     // The loss and (with backward) its gradient only: the last block's attention skips
     // the queries the loss does not look at (weight 0), which cannot change either, bit
     // for bit. Its activations at those positions are then not the model's, and the
@@ -103,7 +109,8 @@ private:
     // Sequences [b0, b1) of the batch; out / dout are views of their rows.
     void embed_forward(real* out, const real* params, const Batch& batch, int b0, int b1) const;
     void embed_backward(real* grads, const real* dout, const Batch& batch, int b0, int b1) const;
-    real forward_all(const real* params, const Batch& batch, const ForwardHooks* hooks, bool loss_only);
+    real forward_all(const real* params, const Batch& batch, const ForwardHooks* hooks, bool loss_only,
+                     bool one_shard = false);
     real forward_rows(const real* params, const Batch& batch, int b0, int b1, const ForwardHooks* hooks, real* scratch);
     void backward_rows(const real* params, real* grads, const Batch& batch, int b0, int b1, real* scratch);
     real* shard_scratch(int s);             // shard s's attention scratch

@@ -124,6 +124,6 @@ EvalStats Trainer::evaluate() {
     return e;
 }
 
-double Trainer::run_probe() { return probe_model_.forward(state_.params.data(), probe_batch_); }
+void Trainer::run_probe() { probe_model_.forward_activations(state_.params.data(), probe_batch_); }
 
 }  // namespace ctr

@@ -63,7 +63,7 @@ public:
         eval_model_.use_shard_lanes(on);
     }
     // Runs the model on the probe batch; its activations are then in probe_model().
-    double run_probe();
+    void run_probe();
 
     const Transformer& probe_model() const { return probe_model_; }
     const Batch& probe_batch() const { return probe_batch_; }
