@@ -38,6 +38,7 @@ constexpr size_t kAlign = 64;  // AVX-512 vectors
 // Where the buffers of one slot live, in vectors of the group's width (lane-major).
 struct Offsets {
     size_t kind, value, target, weight;   // (T) the slot's inputs; kind as a real 0/1/2
+    size_t rows;                          // (T) bytes: 1 where some lane's loss looks at the position
     size_t X;                             // (L + 1, T, D) hook_resid_pre of each block; X[L] the last resid_post
     size_t Q, K, Vv, Z;                   // (L, T, H, Dh) hook_q, hook_k, hook_v, hook_z
     size_t Qpre, Kpre;                    // (L, T, H, Dh) before QK-norm (qk_norm only)
@@ -66,6 +67,7 @@ Offsets make_offsets(const ModelConfig& c, int n_ctx, size_t n_params) {
     o.value = take(T);
     o.target = take(T);
     o.weight = take(T);
+    o.rows = take(T);  // T bytes in T vectors: room to spare
     o.X = take((L + 1) * T * D);
     o.Q = take(L * T * HD);
     o.K = take(L * T * HD);
@@ -111,9 +113,8 @@ using Mask = Lanes<typename ExpConstants<real>::Int, W>;
 // x in every lane, -0 kept (splat() adds x to +0, which makes -0 +0).
 template <int W>
 [[gnu::always_inline]] inline Vec<W> bcast(real x) {
-    Vec<W> v{};
-    for (int w = 0; w < W; ++w) v[w] = x;
-    return v;
+    const Vec<W> v{x};
+    return __builtin_shuffle(v, Mask<W>{});  // lane 0 everywhere: a move, no arithmetic
 }
 
 template <int W>
@@ -349,24 +350,25 @@ template <int W, int kDh, bool kTail>
 // mask: (T) loss weights; only queries with a non-zero weight are computed (the last
 // block of the loss-only forward); nullptr: all.
 
+// Whether query i is computed: some lane's loss looks at it (rows, from the mask), or
+// no mask.
+[[gnu::always_inline]] inline bool row_on(const unsigned char* rows, int i) { return !rows || rows[i]; }
+
+// Forward in three passes over the queries, each row's operations in the row kernel's
+// order: logits and the row maximum (the exp's argument, logit - max, kept in P); the
+// exps of consecutive computed rows as one run, four at a time (exp_lanes_n); then per
+// row the sum, the normalisation and z.
 template <int W, int kDh>
 [[gnu::always_inline]] inline void attention_forward(Vec<W>* Z, Vec<W>* P, const Vec<W>* Q, const Vec<W>* K,
-                                                     const Vec<W>* Vv, const Vec<W>* mask, int h, const Net& n) {
+                                                     const Vec<W>* Vv, const Vec<W>* mask, const unsigned char* rows,
+                                                     int h, const Net& n) {
     // Z, Q, K, Vv (T, H, Dh); P (H, T (T + 1) / 2)
     using V = Vec<W>;
     const int T = n.T, Dh = kDh > 0 ? kDh : n.Dh, HD = n.H * Dh;
     const real scale = n.scale;
     V* Ph = P + static_cast<size_t>(h) * T * (T + 1) / 2;
     for (int i = 0; i < T; ++i) {
-        Mask<W> on = all_lanes<W>();
-        V* zo = Z + i * HD + h * Dh;
-        if (mask) {
-            on = mask[i] != V{};
-            if (!any_lane<W>(on)) {
-                for (int d = 0; d < Dh; ++d) zo[d] = V{};
-                continue;
-            }
-        }
+        if (!row_on(rows, i)) continue;
         const V* qi = Q + i * HD + h * Dh;
         V* p = Ph + i * (i + 1) / 2;
         V maxv = bcast<W>(-std::numeric_limits<real>::infinity());
@@ -377,11 +379,36 @@ template <int W, int kDh>
             p[j] = s * scale;
             maxv = maxv < p[j] ? p[j] : maxv;
         }
-        V sum{};
-        for (int j = 0; j <= i; ++j) {
-            p[j] = exp_lanes<real, W>(p[j] - maxv);
-            sum += p[j];
+        for (int j = 0; j <= i; ++j) p[j] = p[j] - maxv;
+    }
+    for (int i = 0; i < T;) {
+        if (!row_on(rows, i)) {
+            ++i;
+            continue;
         }
+        int e = i + 1;
+        while (e < T && row_on(rows, e)) ++e;
+        // rows [i, e): entries [i (i + 1) / 2, e (e + 1) / 2) of P
+        V* x = Ph + i * (i + 1) / 2;
+        const int count = e * (e + 1) / 2 - i * (i + 1) / 2;
+        int c = 0;
+        for (; c + 4 <= count; c += 4) exp_lanes_n<real, W, 4>(x + c);
+        for (; c < count; ++c) exp_lanes_n<real, W, 1>(x + c);
+        i = e;
+    }
+    for (int i = 0; i < T; ++i) {
+        V* zo = Z + i * HD + h * Dh;
+        Mask<W> on = all_lanes<W>();
+        if (mask) {
+            on = mask[i] != V{};
+            if (!rows[i]) {
+                for (int d = 0; d < Dh; ++d) zo[d] = V{};
+                continue;
+            }
+        }
+        V* p = Ph + i * (i + 1) / 2;
+        V sum{};
+        for (int j = 0; j <= i; ++j) sum += p[j];
         const V inv = real(1) / sum;
         for (int j = 0; j <= i; ++j) p[j] *= inv;
         V acc[kDh > 0 ? kDh : 1];
@@ -399,8 +426,8 @@ template <int W, int kDh>
 template <int W, int kDh, bool kMasked>
 [[gnu::always_inline]] inline void attention_backward(Vec<W>* dQ, Vec<W>* dK, Vec<W>* dV, Vec<W>* dP,
                                                       const Vec<W>* dZ, const Vec<W>* P, const Vec<W>* Q,
-                                                      const Vec<W>* K, const Vec<W>* Vv, const Vec<W>* mask, int h,
-                                                      const Net& n) {
+                                                      const Vec<W>* K, const Vec<W>* Vv, const Vec<W>* mask,
+                                                      const unsigned char* rows, int h, const Net& n) {
     // dQ, dK, dV (T, H, Dh), zeroed by the caller, += this head's part
     using V = Vec<W>;
     const int T = n.T, Dh = kDh > 0 ? kDh : n.Dh, HD = n.H * Dh;
@@ -410,7 +437,7 @@ template <int W, int kDh, bool kMasked>
         Mask<W> on = all_lanes<W>();
         if constexpr (kMasked) {
             on = mask[i] != V{};
-            if (!any_lane<W>(on)) continue;
+            if (!rows[i]) continue;
         }
         const V* p = Ph + i * (i + 1) / 2;
         const V* dzi = dZ + i * HD + h * Dh;
@@ -428,7 +455,11 @@ template <int W, int kDh, bool kMasked>
         }
         // softmax backward: dlogit_j = p_j (dp_j - sum_k p_k dp_k)
         const V* qi = Q + i * HD + h * Dh;
-        V* dqi = dQ + i * HD + h * Dh;
+        V* dqo = dQ + i * HD + h * Dh;
+        V acc[kDh > 0 ? kDh : 1];  // dq_i in registers when d_head is known
+        V* dqi = kDh > 0 ? acc : dqo;
+        if constexpr (kDh > 0)
+            for (int d = 0; d < Dh; ++d) acc[d] = dqo[d];
         for (int j = 0; j <= i; ++j) {
             const V dlogit = p[j] * (dP[j] - p_dot_dp) * scale;
             const V* kj = K + j * HD + h * Dh;
@@ -438,6 +469,8 @@ template <int W, int kDh, bool kMasked>
                 add<kMasked>(dkj[d], dlogit * qi[d], on);
             }
         }
+        if constexpr (kDh > 0)
+            for (int d = 0; d < Dh; ++d) dqo[d] = acc[d];
     }
 }
 
@@ -576,6 +609,8 @@ template <int W, int kD, int kDh, bool kBackward, bool kTail>
     const size_t tri = static_cast<size_t>(n.H) * T * (T + 1) / 2;
     const V *kind = buf + o.kind, *value = buf + o.value, *target = buf + o.target, *weight = buf + o.weight;
     V* G = buf + o.G;
+    unsigned char* rows_on = reinterpret_cast<unsigned char*>(buf + o.rows);
+    for (int t = 0; t < T; ++t) rows_on[t] = any_lane<W>(weight[t] != V{});
 
     embed_forward<W, kD>(buf + o.X, kind, value, p, n);
     for (int l = 0; l < L; ++l) {
@@ -592,7 +627,8 @@ template <int W, int kD, int kDh, bool kBackward, bool kTail>
             qk_norm_forward<W, kDh>(K, buf + o.k_rstd + l * T * n.H, lin[1], p + bo.k_norm_w, n);
         }
         const V* mask = l == L - 1 ? weight : nullptr;
-        for (int h = 0; h < n.H; ++h) attention_forward<W, kDh>(Z, Pl, Q, K, Vv, mask, h, n);
+        const unsigned char* rows = l == L - 1 ? rows_on : nullptr;
+        for (int h = 0; h < n.H; ++h) attention_forward<W, kDh>(Z, Pl, Q, K, Vv, mask, rows, h, n);
         out_forward<W, kD, kDh>(buf + o.X + (l + 1) * TD, buf + o.X + l * TD, Z, p + bo.W_O,
                                 bo.b_O == kAbsent ? nullptr : p + bo.b_O, n);
     }
@@ -616,9 +652,9 @@ template <int W, int kD, int kDh, bool kBackward, bool kTail>
         const V* mask = l == L - 1 ? weight : nullptr;
         for (int h = 0; h < n.H; ++h) {
             if (mask)
-                attention_backward<W, kDh, true>(dQ, dK, dV, buf + o.dP, dZ, Pl, Q, K, Vv, mask, h, n);
+                attention_backward<W, kDh, true>(dQ, dK, dV, buf + o.dP, dZ, Pl, Q, K, Vv, mask, rows_on, h, n);
             else
-                attention_backward<W, kDh, false>(dQ, dK, dV, buf + o.dP, dZ, Pl, Q, K, Vv, mask, h, n);
+                attention_backward<W, kDh, false>(dQ, dK, dV, buf + o.dP, dZ, Pl, Q, K, Vv, mask, nullptr, h, n);
         }
         const V* dq = dQ;
         const V* dk = dK;
