@@ -1,5 +1,5 @@
 // The sweep driver itself stopped mid-sweep with --jobs 2 (docs/sweeps.md#running-it-again-stopping-killing):
-// SIGINT and SIGTERM end it with exit 130 once its workers have checkpointed and left;
+// SIGINT, SIGTERM and SIGHUP end it with exit 130 once its workers have checkpointed and left;
 // SIGKILL ends it at once and its workers checkpoint and leave on their own. Then no
 // worker is left running, every run file is complete (and the same as an uninterrupted
 // sweep's) or resumable, the index says which, and the same command again finishes the
@@ -251,10 +251,10 @@ TEST_CASE("ctr-sweep: Ctrl-C of the driver mid-sweep exits 130, leaves no worker
     CHECK(o.interrupted >= 1);   // a run stopped at a checkpoint, resumed by the second command
 }
 
-TEST_CASE("faults: SIGINT, SIGTERM or SIGKILL of a --jobs 2 sweep driver at random moments, then the same command", "[.][faults]") {
+TEST_CASE("faults: a --jobs 2 sweep driver stopped at random moments by SIGINT SIGTERM SIGHUP and SIGKILL, then the same command again", "[.][faults]") {
     std::mt19937 rng(std::random_device{}());
     int sweeps = 0, complete = 0, interrupted = 0, absent = 0;
-    for (int sig : {SIGINT, SIGTERM, SIGKILL})
+    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGKILL})
         for (int i = 0; i < iterations(); ++i) {
             const int done_before = std::uniform_int_distribution<int>(0, 4)(rng);
             const int extra_ms = std::uniform_int_distribution<int>(0, 150)(rng);
