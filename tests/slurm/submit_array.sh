@@ -14,6 +14,11 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 export CTR_SLURM_DIR=${CTR_SLURM_DIR:-/tmp/ctr-slurm}
+# One run of this test at a time per cluster directory: a second one (another build
+# tree's ctest) would use the cluster the first one started, whose slurm-down at its
+# end cancels the second one's jobs.
+exec 9>"$CTR_SLURM_DIR.test-lock"
+flock 9
 started=0
 SLURM_CONF=$CTR_SLURM_DIR/slurm.conf scontrol ping >/dev/null 2>&1 || started=1
 work=$(mktemp -d /tmp/ctr_test_slurm.XXXXXX)
