@@ -258,7 +258,7 @@ TEST_CASE("ctr-sweep: shards split the runs, collect joins them into the same in
     CHECK(run_sweep_cmd({sweep, "--out", "x", "--shard", "4/4"}, t.dir).code == 2);
 }
 
-TEST_CASE("ctr-sweep: a driver of another shard count on a running sweep is refused; one after another, shards of "
+TEST_CASE("ctr-sweep: a driver of another shard count on a running sweep is refused, and one after another shards of "
           "any count make every run once",
           "[sweep][cli]") {
     TempDir t("sweep_shard_count");
