@@ -101,6 +101,7 @@ struct Net {
     bool qk_norm;
     bool qkv_gemm, wo_gemm;  // the row path multiplies with the GEMM (bias last) instead of the narrow loops
     const real* sinusoid;    // (n_ctx, D) or nullptr
+    const int* row_of;       // (n_ctx (n_ctx + 1) / 2) the query (row) of each causal pattern entry
     const ParamLayout* lay;
     Offsets off;
 };
@@ -355,14 +356,14 @@ template <int W, int kDh, bool kTail>
 [[gnu::always_inline]] inline bool row_on(const unsigned char* rows, int i) { return !rows || rows[i]; }
 
 // Forward in three passes over the queries, each row's operations in the row kernel's
-// order: logits and the row maximum (the exp's argument, logit - max, kept in P); the
-// exps of consecutive computed rows as one run, four at a time (exp_lanes_n); then per
-// row the sum, the normalisation and z.
+// order: logits and the row maximum; the exps (of logit - row max) of consecutive
+// computed rows as one run, four at a time (exp_lanes_n); then per row the sum, the
+// normalisation and z.
 template <int W, int kDh>
-[[gnu::always_inline]] inline void attention_forward(Vec<W>* Z, Vec<W>* P, const Vec<W>* Q, const Vec<W>* K,
-                                                     const Vec<W>* Vv, const Vec<W>* mask, const unsigned char* rows,
-                                                     int h, const Net& n) {
-    // Z, Q, K, Vv (T, H, Dh); P (H, T (T + 1) / 2)
+[[gnu::always_inline]] inline void attention_forward(Vec<W>* Z, Vec<W>* P, Vec<W>* rowmax, const Vec<W>* Q,
+                                                     const Vec<W>* K, const Vec<W>* Vv, const Vec<W>* mask,
+                                                     const unsigned char* rows, int h, const Net& n) {
+    // Z, Q, K, Vv (T, H, Dh); P (H, T (T + 1) / 2); rowmax (T) scratch
     using V = Vec<W>;
     const int T = n.T, Dh = kDh > 0 ? kDh : n.Dh, HD = n.H * Dh;
     const real scale = n.scale;
@@ -379,7 +380,7 @@ template <int W, int kDh>
             p[j] = s * scale;
             maxv = maxv < p[j] ? p[j] : maxv;
         }
-        for (int j = 0; j <= i; ++j) p[j] = p[j] - maxv;
+        rowmax[i] = maxv;
     }
     for (int i = 0; i < T;) {
         if (!row_on(rows, i)) {
@@ -388,38 +389,47 @@ template <int W, int kDh>
         }
         int e = i + 1;
         while (e < T && row_on(rows, e)) ++e;
-        // rows [i, e): entries [i (i + 1) / 2, e (e + 1) / 2) of P
-        V* x = Ph + i * (i + 1) / 2;
-        const int count = e * (e + 1) / 2 - i * (i + 1) / 2;
-        int c = 0;
-        for (; c + 4 <= count; c += 4) exp_lanes_n<real, W, 4>(x + c);
-        for (; c < count; ++c) exp_lanes_n<real, W, 1>(x + c);
+        // rows [i, e): entries [i (i + 1) / 2, e (e + 1) / 2) of P; n.row_of: an entry's row
+        const int first = i * (i + 1) / 2, end = e * (e + 1) / 2;
+        int c = first;
+        for (; c + 4 <= end; c += 4) {
+            V x[4];
+            for (int k = 0; k < 4; ++k) x[k] = Ph[c + k] - rowmax[n.row_of[c + k]];
+            exp_lanes_n<real, W, 4>(x);
+            for (int k = 0; k < 4; ++k) Ph[c + k] = x[k];
+        }
+        for (; c < end; ++c) {
+            V x = Ph[c] - rowmax[n.row_of[c]];
+            exp_lanes_n<real, W, 1>(&x);
+            Ph[c] = x;
+        }
         i = e;
     }
     for (int i = 0; i < T; ++i) {
         V* zo = Z + i * HD + h * Dh;
-        Mask<W> on = all_lanes<W>();
-        if (mask) {
-            on = mask[i] != V{};
-            if (!rows[i]) {
-                for (int d = 0; d < Dh; ++d) zo[d] = V{};
-                continue;
-            }
+        if (!row_on(rows, i)) {
+            for (int d = 0; d < Dh; ++d) zo[d] = V{};
+            continue;
         }
         V* p = Ph + i * (i + 1) / 2;
         V sum{};
         for (int j = 0; j <= i; ++j) sum += p[j];
         const V inv = real(1) / sum;
-        for (int j = 0; j <= i; ++j) p[j] *= inv;
         V acc[kDh > 0 ? kDh : 1];
         V* zi = kDh > 0 ? acc : zo;
         for (int d = 0; d < Dh; ++d) zi[d] = V{};
         for (int j = 0; j <= i; ++j) {
             const V* vj = Vv + j * HD + h * Dh;
+            p[j] *= inv;
             const V pj = p[j];
             for (int d = 0; d < Dh; ++d) zi[d] += pj * vj[d];
         }
-        for (int d = 0; d < Dh; ++d) zo[d] = on ? zi[d] : V{};
+        if (mask) {
+            const Mask<W> on = mask[i] != V{};
+            for (int d = 0; d < Dh; ++d) zo[d] = on ? zi[d] : V{};
+        } else if constexpr (kDh > 0) {
+            for (int d = 0; d < Dh; ++d) zo[d] = zi[d];
+        }
     }
 }
 
@@ -628,7 +638,7 @@ template <int W, int kD, int kDh, bool kBackward, bool kTail>
         }
         const V* mask = l == L - 1 ? weight : nullptr;
         const unsigned char* rows = l == L - 1 ? rows_on : nullptr;
-        for (int h = 0; h < n.H; ++h) attention_forward<W, kDh>(Z, Pl, Q, K, Vv, mask, rows, h, n);
+        for (int h = 0; h < n.H; ++h) attention_forward<W, kDh>(Z, Pl, buf + o.dP, Q, K, Vv, mask, rows, h, n);
         out_forward<W, kD, kDh>(buf + o.X + (l + 1) * TD, buf + o.X + l * TD, Z, p + bo.W_O,
                                 bo.b_O == kAbsent ? nullptr : p + bo.b_O, n);
     }
@@ -744,6 +754,7 @@ ShardLanes::ShardLanes(const ModelConfig& cfg, const ParamLayout& layout, int n_
     : cfg_(cfg), layout_(layout), n_ctx_(n_ctx), sinusoid_(std::move(sinusoid)) {
     if (!shard_lanes_supported(cfg)) throw std::invalid_argument("ShardLanes: config has a norm or an MLP");
     lane_size_ = make_offsets(cfg, n_ctx, layout.total()).total;
+    for (int i = 0; i < n_ctx; ++i) row_of_.insert(row_of_.end(), i + 1, i);
     work_.resize(kLanes * lane_size_ + kAlign / sizeof(real));
 }
 
@@ -759,6 +770,7 @@ real ShardLanes::run(const real* p, real* grads, const Batch& batch, const int* 
     n.qkv_gemm = n.D > 4;   // layers.cpp: narrow loops up to 4 inputs, the GEMM beyond
     n.wo_gemm = n.Dh > 4;
     n.sinusoid = sinusoid_.empty() ? nullptr : sinusoid_.data();
+    n.row_of = row_of_.data();
     n.lay = &layout_;
     n.off = make_offsets(cfg_, n_ctx_, layout_.total());
 

@@ -47,6 +47,7 @@ private:
     ParamLayout layout_;
     int n_ctx_;
     std::vector<real> sinusoid_;  // (n_ctx, D) or empty
+    std::vector<int> row_of_;     // (n_ctx (n_ctx + 1) / 2) the query of each causal pattern entry
     size_t lane_size_ = 0;     // reals of one lane's workspace (shard_lanes.cpp: Offsets)
     std::vector<real> work_;   // (kLanes, lane_size_) + alignment; groups of W lanes side by side
 };
