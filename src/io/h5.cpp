@@ -139,6 +139,15 @@ void read_array(hid_t parent, const std::string& name, hid_t mem_type, void* out
     check(H5Dread(ds.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out), "reading " + name);
 }
 
+void rewrite_array(hid_t parent, const std::string& name, hid_t mem_type, const void* data, size_t count) {
+    size_t n = 1;
+    for (hsize_t d : dataset_shape(parent, name)) n *= d;
+    if (n != count)
+        throw IoError("HDF5: dataset " + name + " has " + std::to_string(n) + " elements, expected " + std::to_string(count));
+    Handle ds(check(H5Dopen2(parent, name.c_str(), H5P_DEFAULT), "opening dataset " + name));
+    check(H5Dwrite(ds.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "writing " + name);
+}
+
 Handle create_series(hid_t parent, const std::string& name, hid_t file_type, const std::vector<hsize_t>& row_shape,
                      hsize_t chunk_rows, bool compress, const Axes& axes) {
     std::vector<hsize_t> dims{0}, maxdims{H5S_UNLIMITED}, chunk{chunk_rows};

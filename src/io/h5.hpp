@@ -102,6 +102,12 @@ Handle write_array(hid_t parent, const std::string& name, const std::vector<hsiz
 }
 // Reads a whole dataset into out (row-major); its element count must be `count`.
 void read_array(hid_t parent, const std::string& name, hid_t mem_type, void* out, size_t count);
+// Writes count elements over the whole of an existing dataset (its size must be count).
+void rewrite_array(hid_t parent, const std::string& name, hid_t mem_type, const void* data, size_t count);
+template <class T>
+void rewrite_array(hid_t parent, const std::string& name, const T* data, size_t count) {
+    rewrite_array(parent, name, native_type<T>(), data, count);
+}
 std::vector<hsize_t> dataset_shape(hid_t parent, const std::string& name);
 
 // An extendible dataset [n, row_shape...] with n growing by one row per append.

@@ -292,6 +292,9 @@ void RunFileWriter::begin_session(const Provenance& p) {
 
 void RunFileWriter::end_session(double seconds) {
     using namespace schema;
+    // The retired checkpoint is deleted now, in the session's last flush, not when the
+    // file is closed after it.
+    spare_.reset();
     const hid_t root = file_.root();
     h5::set_attr(root, kEnded, now_utc());
     h5::set_attr(root, kWallTime, h5::get_attr_double(root, kWallTime) + seconds);
@@ -380,6 +383,24 @@ void RunFileWriter::write_verdict(const RunVerdict& r) {
     link_held(id, root, schema::kVerdict, "linking /verdict");
 }
 
+namespace {
+
+// Whether the retired checkpoint group g holds datasets of c's shapes (always, within
+// one session: the run's model and training set do not change).
+bool fits(hid_t g, const Checkpoint& c) {
+    using namespace schema::checkpoint;
+    auto size_of = [g](const char* name) -> size_t {
+        if (!h5::exists(g, name)) return 0;
+        size_t n = 1;
+        for (hsize_t d : h5::dataset_shape(g, name)) n *= d;
+        return n;
+    };
+    return size_of(kParams) == c.params.size() && size_of(kOptM) == c.opt_m.size() && size_of(kOptV) == c.opt_v.size() &&
+           size_of(kOrder) == c.order.size() && h5::exists(g, kTensors);
+}
+
+}  // namespace
+
 void RunFileWriter::write_checkpoint(const Checkpoint& c) {
     using namespace schema::checkpoint;
     // 0. The rows queued so far, in a flush of their own (the row counts recorded below
@@ -388,10 +409,28 @@ void RunFileWriter::write_checkpoint(const Checkpoint& c) {
     const hid_t root = file_.root();
     // 1. The new checkpoint, complete, in an unlinked group: nothing that exists changes,
     //    so a kill leaves the last flush's /checkpoint and at most some unused space (but
-    //    its strings go to HDF5's shared string heap, which a kill can still tear).
-    h5::Handle g(h5::check(H5Gcreate_anon(root, H5P_DEFAULT, H5P_DEFAULT), "creating the checkpoint"));
-    hold_unlinked(g.get());
-    {
+    //    its strings go to HDF5's shared string heap, which a kill can still tear). The
+    //    group is the one the previous swap retired when there is one (no link reaches
+    //    it on disk since that swap's last flush): its datasets are rewritten in place,
+    //    which spares making some 30 datasets and attaching their dimension scales
+    //    (docs/performance.md); else a new one.
+    h5::Handle g;
+    const bool reuse = spare_.valid() && fits(spare_.get(), c);
+    if (reuse) {
+        g = std::move(spare_);
+        hold_unlinked(g.get());
+        h5::check(H5Adelete(g.get(), kComplete), "rewriting the checkpoint");  // not a checkpoint until the end
+        h5::rewrite_array(g.get(), kParams, c.params.data(), c.params.size());
+        h5::rewrite_array(g.get(), kOptM, c.opt_m.data(), c.opt_m.size());
+        if (!c.opt_v.empty()) h5::rewrite_array(g.get(), kOptV, c.opt_v.data(), c.opt_v.size());
+        if (!c.order.empty()) h5::rewrite_array(g.get(), kOrder, c.order.data(), c.order.size());
+        h5::Handle named = h5::open_group(g.get(), kTensors);
+        for (const TensorSpec& t : tensors_)
+            if (t.offset + t.size <= c.params.size()) h5::rewrite_array(named.get(), t.name, c.params.data() + t.offset, t.size);
+    } else {
+        spare_.reset();
+        g = h5::Handle(h5::check(H5Gcreate_anon(root, H5P_DEFAULT, H5P_DEFAULT), "creating the checkpoint"));
+        hold_unlinked(g.get());
         Dims dims(g.get());
         const hsize_t P = c.params.size();
         dims.array(g.get(), kParams, {P}, c.params.data(), {"param"}, "all parameters, flat, in ParamLayout order");
@@ -405,20 +444,20 @@ void RunFileWriter::write_checkpoint(const Checkpoint& c) {
         for (const TensorSpec& t : tensors_)
             if (t.offset + t.size <= c.params.size())
                 dims.array(named.get(), t.name, as_hsize(t.shape), c.params.data() + t.offset, param_axes(t));
-        h5::set_attr(g.get(), kStep, c.step);
-        h5::set_attr(g.get(), kEpoch, c.epoch);
-        h5::set_attr(g.get(), kBatchInEpoch, c.batch_in_epoch);
-        h5::set_attr(g.get(), kOptT, c.opt_t);
-        h5::set_attr(g.get(), kRowLossSum, c.row_loss_sum);
-        h5::set_attr(g.get(), kRowGradNormSum, c.row_grad_norm_sum);
-        h5::set_attr(g.get(), kRowSteps, c.row_steps);
-        h5::set_attr(g.get(), kShuffleRng, c.shuffle_rng);
-        h5::set_attr(g.get(), kFreshRng, c.fresh_rng);
-        h5::set_attr(g.get(), kMetricsRows, static_cast<int64_t>(h5::n_rows(root, schema::kMetricsStep)));
-        h5::set_attr(g.get(), kSnapshotRows, static_cast<int64_t>(h5::n_rows(root, schema::kSnapshotsStep)));
-        h5::set_attr(g.get(), kConfig, h5::get_attr_string(root, schema::kConfig));
-        h5::set_attr(g.get(), kComplete, int64_t{1});  // last: a group without it is not a checkpoint
     }
+    h5::set_attr(g.get(), kStep, c.step);
+    h5::set_attr(g.get(), kEpoch, c.epoch);
+    h5::set_attr(g.get(), kBatchInEpoch, c.batch_in_epoch);
+    h5::set_attr(g.get(), kOptT, c.opt_t);
+    h5::set_attr(g.get(), kRowLossSum, c.row_loss_sum);
+    h5::set_attr(g.get(), kRowGradNormSum, c.row_grad_norm_sum);
+    h5::set_attr(g.get(), kRowSteps, c.row_steps);
+    h5::set_attr(g.get(), kShuffleRng, c.shuffle_rng);
+    h5::set_attr(g.get(), kFreshRng, c.fresh_rng);
+    h5::set_attr(g.get(), kMetricsRows, static_cast<int64_t>(h5::n_rows(root, schema::kMetricsStep)));
+    h5::set_attr(g.get(), kSnapshotRows, static_cast<int64_t>(h5::n_rows(root, schema::kSnapshotsStep)));
+    h5::set_attr(g.get(), kConfig, h5::get_attr_string(root, schema::kConfig));
+    h5::set_attr(g.get(), kComplete, int64_t{1});  // last: a group without it is not a checkpoint
     file_.flush();
     // 2. The swap, in one flush that writes only the root group's header (one block, see
     //    SeriesFile::create): the old checkpoint moves aside, the new one takes its name.
@@ -430,10 +469,19 @@ void RunFileWriter::write_checkpoint(const Checkpoint& c) {
         h5::check(H5Lmove(root, schema::kCheckpoint, root, schema::kCheckpointOld, H5P_DEFAULT, H5P_DEFAULT),
                   "replacing the checkpoint");
     link_held(g.get(), root, schema::kCheckpoint, "replacing the checkpoint");
+    const bool old_is_ours = current_is_ours_;
+    current_is_ours_ = true;
     file_.flush();
-    // 3. Only now the old one goes, and its space is free for later rows.
-    if (h5::exists(root, schema::kCheckpointOld))
+    // 3. Only now the old one goes. One this writer made stays open as the spare the
+    //    next checkpoint rewrites (its space is then not free for later rows);
+    //    end_session lets it go.
+    if (h5::exists(root, schema::kCheckpointOld)) {
+        h5::Handle old;
+        if (old_is_ours) old = h5::Handle(H5Gopen2(root, schema::kCheckpointOld, H5P_DEFAULT));
+        H5Eclear2(H5E_DEFAULT);
         h5::check(H5Ldelete(root, schema::kCheckpointOld, H5P_DEFAULT), "replacing the checkpoint");
+        if (old.valid()) spare_ = std::move(old);
+    }
     file_.flush();
     file_.publish();
 }

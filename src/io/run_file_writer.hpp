@@ -64,7 +64,7 @@ public:
     // A resume: records its command line and host, and counts the session.
     void begin_session(const Provenance& p);
     // The end of a session (finished or interrupted): the time, and its training seconds
-    // added to the wall time.
+    // added to the wall time. Flush after it.
     void end_session(double seconds);
     // The parameter views, for the checkpoint's named tensors (given by create; a writer
     // that open()ed a file needs them before its first checkpoint).
@@ -99,6 +99,11 @@ private:
     std::vector<TensorSpec> tensors_;  // the parameter views, for the checkpoint's named tensors
     std::string path_;  // the run file's path (the file itself is staged until its first checkpoint)
     bool resid_mid_ = false;  // blocks have an MLP, so snapshots keep hook_resid_mid
+    // The checkpoint group the last swap retired, unlinked and kept open: the next
+    // checkpoint rewrites its datasets instead of making new ones (write_checkpoint).
+    // Declared after file_, so closed before it. Only groups this writer made are kept.
+    h5::Handle spare_;
+    bool current_is_ours_ = false;  // /checkpoint was written by this writer
 };
 
 }  // namespace ctr
