@@ -94,8 +94,10 @@ template <class T, int W>
 
 // exp_lanes of x[0..N) in place, step by step across the N vectors: the same operations
 // on each, but the N dependency chains (the polynomial is 12 deep) side by side in the
-// instruction stream, so the processor overlaps them.
-template <class T, int W, int N>
+// instruction stream, so the processor overlaps them. kNonPositive: every x is <= 0 or
+// NaN (a softmax's logit minus its row maximum), for which the upper clamp leaves x as
+// it is and is skipped.
+template <class T, int W, int N, bool kNonPositive = false>
 [[gnu::always_inline]] inline void exp_lanes_n(Lanes<T, W>* x) {
     using C = ExpConstants<T>;
     using V = Lanes<T, W>;
@@ -104,7 +106,7 @@ template <class T, int W, int N>
     I ni[N];
     for (int k = 0; k < N; ++k) {
         V v = x[k] < C::kLo ? splat<V>(C::kLo) : x[k];
-        v = v > C::kHi ? splat<V>(C::kHi) : v;
+        if constexpr (!kNonPositive) v = v > C::kHi ? splat<V>(C::kHi) : v;
         const V t = v * C::kLog2e + C::kRound;
         const V n = t - C::kRound;
         ni[k] = (I)t - (I)splat<V>(C::kRound);

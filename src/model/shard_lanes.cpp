@@ -367,6 +367,7 @@ template <int W, int kDh>
     using V = Vec<W>;
     const int T = n.T, Dh = kDh > 0 ? kDh : n.Dh, HD = n.H * Dh;
     const real scale = n.scale;
+    const bool scaled = scale != real(1);
     V* Ph = P + static_cast<size_t>(h) * T * (T + 1) / 2;
     for (int i = 0; i < T; ++i) {
         if (!row_on(rows, i)) continue;
@@ -377,7 +378,7 @@ template <int W, int kDh>
             const V* kj = K + j * HD + h * Dh;
             V s{};
             for (int d = 0; d < Dh; ++d) s += qi[d] * kj[d];
-            p[j] = s * scale;
+            p[j] = scaled ? s * scale : s;  // x * 1 is x, bit for bit
             maxv = maxv < p[j] ? p[j] : maxv;
         }
         rowmax[i] = maxv;
@@ -395,12 +396,12 @@ template <int W, int kDh>
         for (; c + 4 <= end; c += 4) {
             V x[4];
             for (int k = 0; k < 4; ++k) x[k] = Ph[c + k] - rowmax[n.row_of[c + k]];
-            exp_lanes_n<real, W, 4>(x);
+            exp_lanes_n<real, W, 4, true>(x);  // x = logit - row max <= 0
             for (int k = 0; k < 4; ++k) Ph[c + k] = x[k];
         }
         for (; c < end; ++c) {
             V x = Ph[c] - rowmax[n.row_of[c]];
-            exp_lanes_n<real, W, 1>(&x);
+            exp_lanes_n<real, W, 1, true>(&x);
             Ph[c] = x;
         }
         i = e;
@@ -442,6 +443,7 @@ template <int W, int kDh, bool kMasked>
     using V = Vec<W>;
     const int T = n.T, Dh = kDh > 0 ? kDh : n.Dh, HD = n.H * Dh;
     const real scale = n.scale;
+    const bool scaled = scale != real(1);
     const V* Ph = P + static_cast<size_t>(h) * T * (T + 1) / 2;
     for (int i = 0; i < T; ++i) {
         Mask<W> on = all_lanes<W>();
@@ -471,7 +473,8 @@ template <int W, int kDh, bool kMasked>
         if constexpr (kDh > 0)
             for (int d = 0; d < Dh; ++d) acc[d] = dqo[d];
         for (int j = 0; j <= i; ++j) {
-            const V dlogit = p[j] * (dP[j] - p_dot_dp) * scale;
+            V dlogit = p[j] * (dP[j] - p_dot_dp);
+            if (scaled) dlogit *= scale;
             const V* kj = K + j * HD + h * Dh;
             V* dkj = dK + j * HD + h * Dh;
             for (int d = 0; d < Dh; ++d) {
