@@ -11,6 +11,7 @@
 #include <cstring>
 #include <limits>
 #include <stdexcept>
+#include <type_traits>
 #include <utility>
 
 #include "model/lanes.hpp"
@@ -102,6 +103,8 @@ struct Net {
     bool qkv_gemm, wo_gemm;  // the row path multiplies with the GEMM (bias last) instead of the narrow loops
     const real* sinusoid;    // (n_ctx, D) or nullptr
     const int* row_of;       // (n_ctx (n_ctx + 1) / 2) the query (row) of each causal pattern entry
+    const real* zeros;       // (n_ctx) the inputs of a lane past the end of its shard
+    const int* izeros;       // (n_ctx)
     const ParamLayout* lay;
     Offsets off;
 };
@@ -149,22 +152,73 @@ template <int W>
 // ----------------------------------------------------------------------------
 // inputs: the slot's sequences, lane w = seq[w] (< 0: past the end of its shard, zeros)
 
-template <int W>
-[[gnu::always_inline]] inline void inputs_load(Vec<W>* kind, Vec<W>* value, Vec<W>* target, Vec<W>* weight,
-                                               const Batch& batch, const int* seq, int T) {
-    for (int w = 0; w < W; ++w) {
-        if (seq[w] < 0) {
-            for (int t = 0; t < T; ++t) kind[t][w] = value[t][w] = target[t][w] = weight[t][w] = real(0);
-            continue;
+// r[0..W) as a W x W matrix, transposed in place (attention.cpp's transpose): log2(W)
+// stages of two-source shuffles with compile-time indices. Data movement only.
+template <int W, int h, size_t... k>
+[[gnu::always_inline]] inline auto stage_indices(std::index_sequence<k...>, bool upper) {
+    using I = typename ExpConstants<real>::Int;
+    return upper ? Mask<W>{static_cast<I>((k & h) ? W + k : k + h)...}
+                 : Mask<W>{static_cast<I>((k & h) ? W + k - h : k)...};
+}
+
+template <int W, int h = 1>
+[[gnu::always_inline]] inline void transpose(Vec<W>* r) {
+    if constexpr (h < W) {
+        constexpr auto idx = std::make_index_sequence<W>{};
+        for (int i = 0; i < W; ++i) {
+            if (i & h) continue;
+            const Vec<W> a = r[i], b = r[i + h];
+            r[i] = __builtin_shuffle(a, b, stage_indices<W, h>(idx, false));
+            r[i + h] = __builtin_shuffle(a, b, stage_indices<W, h>(idx, true));
         }
-        const size_t r = static_cast<size_t>(seq[w]) * T;
-        for (int t = 0; t < T; ++t) {
-            kind[t][w] = static_cast<real>(batch.kind[r + t]);
-            value[t][w] = batch.value[r + t];
-            target[t][w] = batch.target[r + t];
-            weight[t][w] = batch.weight[r + t];
+        transpose<W, 2 * h>(r);
+    }
+}
+
+// out (T) lanes <- rows[w][0..T) of the W lanes: W positions at a time by a W x W
+// transpose, the rest one number at a time.
+template <int W, class S>
+[[gnu::always_inline]] inline void lanes_from_rows(Vec<W>* out, const S* const* rows, int T) {
+    int t = 0;
+    if constexpr (W > 1) {
+        for (; t + W <= T; t += W) {
+            Vec<W> r[W];
+            for (int w = 0; w < W; ++w) {
+                if constexpr (std::is_same_v<S, real>) {
+                    std::memcpy(&r[w], rows[w] + t, sizeof r[w]);
+                } else {
+                    Lanes<S, W> x;
+                    std::memcpy(&x, rows[w] + t, sizeof x);
+                    r[w] = __builtin_convertvector(x, Vec<W>);  // small integers: exact
+                }
+            }
+            transpose<W>(r);
+            for (int k = 0; k < W; ++k) out[t + k] = r[k];
         }
     }
+    for (; t < T; ++t)
+        for (int w = 0; w < W; ++w) out[t][w] = static_cast<real>(rows[w][t]);
+}
+
+// The slot's inputs: lane w = sequence seq[w] of the batch, or (seq[w] < 0: past the
+// end of its shard) zeros from `zeros` (n_ctx reals and ints).
+template <int W>
+[[gnu::always_inline]] inline void inputs_load(Vec<W>* kind, Vec<W>* value, Vec<W>* target, Vec<W>* weight,
+                                               const Batch& batch, const int* seq, int T, const real* zeros,
+                                               const int* izeros) {
+    const int* k[W];
+    const real *v[W], *tg[W], *wt[W];
+    for (int w = 0; w < W; ++w) {
+        const size_t r = static_cast<size_t>(seq[w] < 0 ? 0 : seq[w]) * T;
+        k[w] = seq[w] < 0 ? izeros : batch.kind.data() + r;
+        v[w] = seq[w] < 0 ? zeros : batch.value.data() + r;
+        tg[w] = seq[w] < 0 ? zeros : batch.target.data() + r;
+        wt[w] = seq[w] < 0 ? zeros : batch.weight.data() + r;
+    }
+    lanes_from_rows<W>(kind, k, T);
+    lanes_from_rows<W>(value, v, T);
+    lanes_from_rows<W>(target, tg, T);
+    lanes_from_rows<W>(weight, wt, T);
 }
 
 // ----------------------------------------------------------------------------
@@ -714,7 +768,8 @@ template <int W, int kD, int kDh, bool kBackward>
             seq[w] = in ? shard_begin[g * W + w] + i : -1;
             live[w] = in ? -1 : 0;
         }
-        inputs_load<W>(buf + n.off.kind, buf + n.off.value, buf + n.off.target, buf + n.off.weight, batch, seq, n.T);
+        inputs_load<W>(buf + n.off.kind, buf + n.off.value, buf + n.off.target, buf + n.off.weight, batch, seq, n.T,
+                       n.zeros, n.izeros);
         if (i < n_full)
             slot_step<W, kD, kDh, kBackward, false>(buf, p, live, n);
         else
@@ -758,6 +813,8 @@ ShardLanes::ShardLanes(const ModelConfig& cfg, const ParamLayout& layout, int n_
     if (!shard_lanes_supported(cfg)) throw std::invalid_argument("ShardLanes: config has a norm or an MLP");
     lane_size_ = make_offsets(cfg, n_ctx, layout.total()).total;
     for (int i = 0; i < n_ctx; ++i) row_of_.insert(row_of_.end(), i + 1, i);
+    zeros_.assign(n_ctx, real(0));
+    izeros_.assign(n_ctx, 0);
     work_.resize(kLanes * lane_size_ + kAlign / sizeof(real));
 }
 
@@ -774,6 +831,8 @@ real ShardLanes::run(const real* p, real* grads, const Batch& batch, const int* 
     n.wo_gemm = n.Dh > 4;
     n.sinusoid = sinusoid_.empty() ? nullptr : sinusoid_.data();
     n.row_of = row_of_.data();
+    n.zeros = zeros_.data();
+    n.izeros = izeros_.data();
     n.lay = &layout_;
     n.off = make_offsets(cfg_, n_ctx_, layout_.total());
 
