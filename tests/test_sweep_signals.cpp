@@ -20,9 +20,11 @@ using namespace ctr_test;
 
 namespace {
 
-// 2 points x 3 seeds of 600 steps (about 0.3 s a run).
+// 2 points x 3 seeds of 2,400 steps (about 0.45 s a run with the shard-lane step): a
+// signal sent up to 150 ms after the fourth run ended must still find the last two
+// running (at 600 steps they ended first, and the driver exited 0).
 std::string signal_sweep(const TempDir& t) {
-    return t.write("tiny.yaml", tiny_sweep("grid:\n  train.lr: [0.05, 0.01]\n", "0..2", 600));
+    return t.write("tiny.yaml", tiny_sweep("grid:\n  train.lr: [0.05, 0.01]\n", "0..2", 2400));
 }
 
 const std::vector<std::string>& run_paths() {
