@@ -65,7 +65,7 @@ int run(int argc, char** argv) {
         ("set", po::value(&sets)->composing(), "key=value (every run) or key=a,b,c (a grid axis); repeatable")
         ("seeds", po::value(&seeds), "seeds: a range 0..99 or a list 0,4,5 (replaces the file's)")
         ("shard", po::value(&shard_text), "run only shard I/N of the runs (default: from SLURM_ARRAY_TASK_ID/COUNT)")
-        ("quiet,q", "no progress lines")
+        ("quiet,q", "print only the last progress line")
         ("array", po::value(&array), "submit: tasks in the Slurm job array")
         ("dry-run", "submit: print the sbatch scripts and commands, submit nothing");
     std::string sweep_path;
