@@ -210,3 +210,32 @@ TEST_CASE("the root attributes describe the run", "[runfile]") {
     CHECK(std::regex_match(h5_attr_string(id, "/", "boost_version"), std::regex(R"(1\.\d+\.\d+)")));
     CHECK_FALSE(h5_attr_string(id, "/", "compiler").empty());
 }
+
+TEST_CASE("the checkpoint's text attributes are stored in the attribute, not in the shared global heap", "[runfile]") {
+    // A kill during a flush can tear the file's global heap, and HDF5 then loops forever
+    // reading a variable-length string from it (docs/reliability.md): the checkpoint,
+    // which a resume must read, keeps its strings as fixed-length text.
+    TempDir t("runfile_ckpt_strings");
+    const Result r = run_ctr(with({minimal_config(), "--quiet", "--out", "cs.h5"},
+                                  sets({"task.train_size=256", "train.batch_size=64", "task.eval_size=64",
+                                        "train.steps=8"})),
+                             t.dir);
+    INFO("stderr: " << r.err);
+    REQUIRE(r.code == 0);
+    H5File f(t.path("cs.h5"));
+    const hid_t g = H5Gopen2(f.id(), "/checkpoint", H5P_DEFAULT);
+    REQUIRE(g >= 0);
+    for (const char* name : {"shuffle_rng", "fresh_rng", "config"}) {
+        INFO(name);
+        const hid_t a = H5Aopen(g, name, H5P_DEFAULT);
+        REQUIRE(a >= 0);
+        const hid_t type = H5Aget_type(a);
+        CHECK(H5Tget_class(type) == H5T_STRING);
+        CHECK(H5Tis_variable_str(type) == 0);
+        CHECK(H5Tget_size(type) > 1);
+        H5Tclose(type);
+        H5Aclose(a);
+    }
+    H5Gclose(g);
+    CHECK(h5_attr_string(f.id(), "/checkpoint", "config") == h5_attr_string(f.id(), "/", "config"));
+}

@@ -1,5 +1,7 @@
 #include "io/h5.hpp"
 
+#include <algorithm>
+
 #include <hdf5_hl.h>
 
 #include <numeric>
@@ -241,6 +243,18 @@ void set_attr(hid_t obj, const std::string& name, const std::string& value) {
 }
 
 void set_attr(hid_t obj, const std::string& name, const char* value) { set_attr(obj, name, std::string(value)); }
+
+void set_attr_inline(hid_t obj, const std::string& name, const std::string& value) {
+    replace_attr(obj, name);
+    Handle type(check(H5Tcopy(H5T_C_S1), "string type"));
+    check(H5Tset_size(type.get(), std::max<size_t>(value.size(), 1)), "string type");
+    check(H5Tset_strpad(type.get(), H5T_STR_NULLPAD), "string type");
+    check(H5Tset_cset(type.get(), H5T_CSET_UTF8), "string type");
+    Handle space(check(H5Screate(H5S_SCALAR), "scalar space"));
+    Handle attr(check(H5Acreate2(obj, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), "attribute " + name));
+    std::string buf = value.empty() ? std::string(1, '\0') : value;
+    check(H5Awrite(attr.get(), type.get(), buf.data()), "writing attribute " + name);
+}
 
 void set_attr(hid_t obj, const std::string& name, const std::vector<std::string>& values) {
     replace_attr(obj, name);

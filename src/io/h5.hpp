@@ -132,6 +132,10 @@ hsize_t n_rows(hid_t parent, const std::string& name);
 // Strings are variable-length UTF-8 (h5py reads str, not bytes).
 void set_attr(hid_t obj, const std::string& name, const std::string& value);
 void set_attr(hid_t obj, const std::string& name, const char* value);
+// A string stored in the attribute itself (fixed length, UTF-8, null-padded) instead of
+// in the file's shared global heap, which a kill during a flush can tear: HDF5 then loops
+// forever reading a variable-length string there. Readers get the same text.
+void set_attr_inline(hid_t obj, const std::string& name, const std::string& value);
 void set_attr(hid_t obj, const std::string& name, const std::vector<std::string>& values);
 void set_attr(hid_t obj, const std::string& name, int64_t value);
 void set_attr(hid_t obj, const std::string& name, uint64_t value);

@@ -408,8 +408,10 @@ void RunFileWriter::write_checkpoint(const Checkpoint& c) {
     file_.flush();
     const hid_t root = file_.root();
     // 1. The new checkpoint, complete, in an unlinked group: nothing that exists changes,
-    //    so a kill leaves the last flush's /checkpoint and at most some unused space (but
-    //    its strings go to HDF5's shared string heap, which a kill can still tear). The
+    //    so a kill leaves the last flush's /checkpoint and at most some unused space. Its
+    //    strings are fixed-length, stored in their attributes: a variable-length one
+    //    lives in HDF5's shared global heap, which a kill can tear so that reading it
+    //    never ends (docs/reliability.md). The
     //    group is the one the previous swap retired when there is one (no link reaches
     //    it on disk since that swap's last flush): its datasets are rewritten in place,
     //    which spares making some 30 datasets and attaching their dimension scales
@@ -452,11 +454,11 @@ void RunFileWriter::write_checkpoint(const Checkpoint& c) {
     h5::set_attr(g.get(), kRowLossSum, c.row_loss_sum);
     h5::set_attr(g.get(), kRowGradNormSum, c.row_grad_norm_sum);
     h5::set_attr(g.get(), kRowSteps, c.row_steps);
-    h5::set_attr(g.get(), kShuffleRng, c.shuffle_rng);
-    h5::set_attr(g.get(), kFreshRng, c.fresh_rng);
+    h5::set_attr_inline(g.get(), kShuffleRng, c.shuffle_rng);
+    h5::set_attr_inline(g.get(), kFreshRng, c.fresh_rng);
     h5::set_attr(g.get(), kMetricsRows, static_cast<int64_t>(h5::n_rows(root, schema::kMetricsStep)));
     h5::set_attr(g.get(), kSnapshotRows, static_cast<int64_t>(h5::n_rows(root, schema::kSnapshotsStep)));
-    h5::set_attr(g.get(), kConfig, h5::get_attr_string(root, schema::kConfig));
+    h5::set_attr_inline(g.get(), kConfig, h5::get_attr_string(root, schema::kConfig));
     h5::set_attr(g.get(), kComplete, int64_t{1});  // last: a group without it is not a checkpoint
     file_.flush();
     // 2. The swap, in one flush that writes only the root group's header (one block, see
