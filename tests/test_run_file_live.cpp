@@ -9,7 +9,9 @@ using namespace ctr_test;
 
 TEST_CASE("a run can be read while it trains: ctr-inspect and h5dump without the lock", "[runfile][reader]") {
     TempDir t("runfile_reader");
-    Child child(with({minimal_config(), "--out", "live.h5"}, kLong), t.dir);
+    // kLong made long enough that it is still training while the readers below start
+    // (its 3,000 steps take about 0.1 s now); the test stops it with SIGINT.
+    Child child(with({minimal_config(), "--out", "live.h5"}, with(kLong, sets({"train.steps=1000000"}))), t.dir);
     REQUIRE(child.wait_for_line([](const std::string& l) { return progress_step(l) >= 600; }));
     // ctr-inspect opens without HDF5's file lock and sees the writer's last flush.
     const Result inspect = run_command({std::string(CTR_BINARY_DIR) + "/ctr-inspect", "live.h5"}, t.dir);

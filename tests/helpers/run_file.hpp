@@ -71,7 +71,7 @@ inline std::string status_of(const std::string& path) {
     return h5_attr_string(f.id(), "/", "status");
 }
 
-// A run long enough to signal mid-way (3000 steps, about 0.5 s). It flushes only at
+// A run long enough to signal mid-way (3000 steps, about 0.1 s). It flushes only at
 // multiples of 50 steps (metrics rows; every other one also a checkpoint), takes
 // snapshots in between (every 30 steps), and prints a progress line every 10 steps on
 // stderr, so a test knows where it is.
