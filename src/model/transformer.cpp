@@ -210,30 +210,21 @@ real Transformer::forward(const real* p, const Batch& batch, const ForwardHooks*
 }
 
 real Transformer::forward_loss_only(const real* p, const Batch& batch) {
-    if (shard_lanes()) {
-        check_batch(batch);
-        const real loss = run_lanes(p, nullptr, batch);
-        last_batch_ = &batch;
-        lanes_forward_ = true;
-        return loss;
-    }
+    if (shard_lanes()) return run_lanes(p, nullptr, batch);
     return forward_all(p, batch, nullptr, true);
 }
 
 real Transformer::loss_and_gradient(const real* p, real* g, const Batch& batch) {
-    if (shard_lanes()) {
-        check_batch(batch);
-        const real loss = run_lanes(p, g, batch);
-        last_batch_ = &batch;
-        lanes_forward_ = true;
-        return loss;
-    }
+    if (shard_lanes()) return run_lanes(p, g, batch);
     const real loss = forward_all(p, batch, nullptr, true);
     backward(p, g, batch);
     return loss;
 }
 
 real Transformer::run_lanes(const real* p, real* g, const Batch& batch) {
+    check_batch(batch);
+    last_batch_ = &batch;
+    lanes_forward_ = true;
     const int S = n_shards(batch.B);
     int bounds[kShards + 1];
     for (int s = 0; s <= S; ++s) bounds[s] = shard_begin(s, batch.B);

@@ -136,6 +136,7 @@ private:
     bool lanes_on_ = true;
     bool lanes_forward_ = false;             // the last forward ran on shard lanes: no activations kept
     void check_batch(const Batch& batch) const;
+    // The batch on the shard lanes (grads: nullptr for the loss only); it becomes the last forward's.
     real run_lanes(const real* params, real* grads, const Batch& batch);
 };
 
