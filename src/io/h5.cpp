@@ -132,20 +132,22 @@ std::vector<hsize_t> dataset_shape(hid_t parent, const std::string& name) {
     return dims;
 }
 
-void read_array(hid_t parent, const std::string& name, hid_t mem_type, void* out, size_t count) {
+// A whole-dataset read or rewrite must move exactly the dataset's elements.
+static void check_elements(hid_t parent, const std::string& name, size_t count) {
     size_t n = 1;
     for (hsize_t d : dataset_shape(parent, name)) n *= d;
     if (n != count)
         throw IoError("HDF5: dataset " + name + " has " + std::to_string(n) + " elements, expected " + std::to_string(count));
+}
+
+void read_array(hid_t parent, const std::string& name, hid_t mem_type, void* out, size_t count) {
+    check_elements(parent, name, count);
     Handle ds(check(H5Dopen2(parent, name.c_str(), H5P_DEFAULT), "opening dataset " + name));
     check(H5Dread(ds.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out), "reading " + name);
 }
 
 void rewrite_array(hid_t parent, const std::string& name, hid_t mem_type, const void* data, size_t count) {
-    size_t n = 1;
-    for (hsize_t d : dataset_shape(parent, name)) n *= d;
-    if (n != count)
-        throw IoError("HDF5: dataset " + name + " has " + std::to_string(n) + " elements, expected " + std::to_string(count));
+    check_elements(parent, name, count);
     Handle ds(check(H5Dopen2(parent, name.c_str(), H5P_DEFAULT), "opening dataset " + name));
     check(H5Dwrite(ds.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "writing " + name);
 }
