@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "helpers/simd.hpp"
 #include "model/simd.hpp"
 #include "model/transformer.hpp"
 #include "model_variants.hpp"
@@ -23,8 +24,7 @@ bool same_bits(const std::vector<real>& a, const std::vector<real>& b, size_t n)
 
 TEST_CASE("forward_activations gives forward()'s activations bit for bit", "[model][probe]") {
     const SimdLevel saved = simd_level();
-    for (SimdLevel level : {SimdLevel::scalar, SimdLevel::sse2, SimdLevel::avx2, SimdLevel::avx512}) {
-        if (static_cast<int>(level) > static_cast<int>(simd_best())) continue;
+    for (SimdLevel level : ctr_test::available_levels()) {
         set_simd_level(level);
         for (const ctr::testing::Variant& var : ctr::testing::model_variants(12)) {
             for (int B : {16, 13, 3}) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "helpers/simd.hpp"
 #include "model/simd.hpp"
 #include "model/transformer.hpp"
 #include "model_variants.hpp"
@@ -15,15 +16,9 @@
 #include "training/trainer.hpp"
 
 using namespace ctr;
+using ctr_test::available_levels;
 
 namespace {
-
-std::vector<SimdLevel> available_levels() {
-    std::vector<SimdLevel> levels;
-    for (SimdLevel l : {SimdLevel::scalar, SimdLevel::sse2, SimdLevel::avx2, SimdLevel::avx512})
-        if (static_cast<int>(l) <= static_cast<int>(simd_best())) levels.push_back(l);
-    return levels;
-}
 
 // Restores the SIMD level and the thread count when a test ends, even by a failed REQUIRE.
 struct Restore {

@@ -11,6 +11,7 @@
 #include "model/attention.hpp"
 #include "model/lanes.hpp"
 #include "model/matmul.hpp"
+#include "helpers/simd.hpp"
 #include "model/simd.hpp"
 #include "model/transformer.hpp"
 #include "model_variants.hpp"
@@ -18,15 +19,9 @@
 #include "training/trainer.hpp"
 
 using namespace ctr;
+using ctr_test::available_levels;
 
 namespace {
-
-std::vector<SimdLevel> available_levels() {
-    std::vector<SimdLevel> levels;
-    for (SimdLevel l : {SimdLevel::scalar, SimdLevel::sse2, SimdLevel::avx2, SimdLevel::avx512})
-        if (static_cast<int>(l) <= static_cast<int>(simd_best())) levels.push_back(l);
-    return levels;
-}
 
 // Restores the level in use when a test ends, even by a failed REQUIRE.
 struct LevelGuard {
