@@ -39,32 +39,6 @@ struct Group {
     }
 };
 
-// r[0..W) as a W x W matrix, transposed in place: log2(W) stages, the stage h swapping
-// bit h of the row index with bit h of the column index by two-source shuffles of rows
-// i and i + h. Data movement only, so the bits are untouched. The shuffle indices are
-// compile-time constants (into the concatenation of the two rows), which lets GCC pick
-// the instruction set's own shuffles.
-template <int W, int h, size_t... k>
-[[gnu::always_inline]] inline auto stage_indices(std::index_sequence<k...>, bool upper) {
-    using M = Lanes<typename ExpConstants<real>::Int, W>;  // as wide as real, as shuffles need
-    return upper ? M{static_cast<typename ExpConstants<real>::Int>((k & h) ? W + k : k + h)...}
-                 : M{static_cast<typename ExpConstants<real>::Int>((k & h) ? W + k - h : k)...};
-}
-
-template <int W, int h = 1>
-[[gnu::always_inline]] inline void transpose(Lanes<real, W>* r) {
-    if constexpr (h < W) {
-        constexpr auto idx = std::make_index_sequence<W>{};
-        for (int i = 0; i < W; ++i) {
-            if (i & h) continue;
-            const Lanes<real, W> a = r[i], b = r[i + h];
-            r[i] = __builtin_shuffle(a, b, stage_indices<W, h>(idx, false));
-            r[i + h] = __builtin_shuffle(a, b, stage_indices<W, h>(idx, true));
-        }
-        transpose<W, 2 * h>(r);
-    }
-}
-
 // x (B, T, H, Dh) of sequences b..b+W-1, head h -> X (T, Dh) lanes, and back. With one
 // head a sequence's values are T * Dh contiguous numbers: W of them from each of the W
 // sequences are one W x W transpose instead of W * W single moves.
@@ -206,15 +180,6 @@ template <int W, int kDh>
     }
 }
 
-// acc += x; a masked-off lane keeps its old value (skipped, as the scalar kernel skips it).
-template <bool kMasked, class V, class M>
-[[gnu::always_inline]] inline void accumulate(V& acc, V x, M on) {
-    if constexpr (kMasked)
-        acc = on ? acc + x : acc;
-    else
-        acc += x;
-}
-
 template <int W, int kDh, bool kMasked>
 [[gnu::always_inline]] inline void backward_group(real* dq, real* dk, real* dv, const real* dz, const real* pattern,
                                                   const real* q, const real* k, const real* v, int B, int b, int T,
@@ -262,7 +227,7 @@ template <int W, int kDh, bool kMasked>
                 V s = splat<V>(real(0));
                 for (int d = 0; d < Dh; ++d) {
                     s += dzi[d] * vj[d];
-                    accumulate<kMasked>(dvj[d], p[j] * dzi[d], on);
+                    add_masked<kMasked>(dvj[d], p[j] * dzi[d], on);
                 }
                 dp[j] = s;
                 p_dot_dp += p[j] * s;
@@ -275,8 +240,8 @@ template <int W, int kDh, bool kMasked>
                 const V* kj = g.K + j * Dh;
                 V* dkj = g.dK + j * Dh;
                 for (int d = 0; d < Dh; ++d) {
-                    accumulate<kMasked>(dqi[d], dlogit * kj[d], on);
-                    accumulate<kMasked>(dkj[d], dlogit * qi[d], on);
+                    add_masked<kMasked>(dqi[d], dlogit * kj[d], on);
+                    add_masked<kMasked>(dkj[d], dlogit * qi[d], on);
                 }
             }
         }

@@ -11,7 +11,9 @@
 // polynomial of e^r to degree 13 (degree 7 in float), and 2^n built in the exponent
 // bits, in two halves so that results down into the subnormals are right. Within one
 // ulp of the exact value (tests/test_exp.cpp); no table, no branch, NaN propagates.
+#include <cstddef>
 #include <cstdint>
+#include <utility>
 
 #include "util/real.hpp"
 
@@ -122,6 +124,42 @@ template <class T, int W, int N, bool kNonPositive = false>
         const V s2 = (V)((n2 + C::kBias) << C::kMantBits);
         x[k] = (e * s1) * s2;
     }
+}
+
+// r[0..W) as a W x W matrix, transposed in place: log2(W) stages, the stage h swapping
+// bit h of the row index with bit h of the column index by two-source shuffles of rows
+// i and i + h. Data movement only, so the bits are untouched. The shuffle indices are
+// compile-time constants (into the concatenation of the two rows), which lets GCC pick
+// the instruction set's own shuffles.
+template <int W, int h, size_t... k>
+[[gnu::always_inline]] inline auto stage_indices(std::index_sequence<k...>, bool upper) {
+    using I = typename ExpConstants<real>::Int;  // as wide as real, as shuffles need
+    using M = Lanes<I, W>;
+    return upper ? M{static_cast<I>((k & h) ? W + k : k + h)...} : M{static_cast<I>((k & h) ? W + k - h : k)...};
+}
+
+template <int W, int h = 1>
+[[gnu::always_inline]] inline void transpose(Lanes<real, W>* r) {
+    if constexpr (h < W) {
+        constexpr auto idx = std::make_index_sequence<W>{};
+        for (int i = 0; i < W; ++i) {
+            if (i & h) continue;
+            const Lanes<real, W> a = r[i], b = r[i + h];
+            r[i] = __builtin_shuffle(a, b, stage_indices<W, h>(idx, false));
+            r[i + h] = __builtin_shuffle(a, b, stage_indices<W, h>(idx, true));
+        }
+        transpose<W, 2 * h>(r);
+    }
+}
+
+// acc += x in the lanes of `on`; the others keep their bits (skipped, as the scalar
+// kernel skips them: never an added 0, since -0 + 0 = +0).
+template <bool kMasked, class V, class M>
+[[gnu::always_inline]] inline void add_masked(V& acc, V x, M on) {
+    if constexpr (kMasked)
+        acc = on ? acc + x : acc;
+    else
+        acc += x;
 }
 
 // The model's exp for one value: the same operations as every lane of exp_lanes.

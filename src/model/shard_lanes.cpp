@@ -133,15 +133,6 @@ template <int W>
     return any;
 }
 
-// acc += x in the lanes of `on`; the others keep their bits.
-template <bool kMasked, class V, class M>
-[[gnu::always_inline]] inline void add(V& acc, V x, M on) {
-    if constexpr (kMasked)
-        acc = on ? acc + x : acc;
-    else
-        acc += x;
-}
-
 template <int W>
 [[gnu::always_inline]] inline Vec<W> sqrt_lanes(Vec<W> x) {
     Vec<W> r = x;
@@ -151,29 +142,6 @@ template <int W>
 
 // ----------------------------------------------------------------------------
 // inputs: the slot's sequences, lane w = seq[w] (< 0: past the end of its shard, zeros)
-
-// r[0..W) as a W x W matrix, transposed in place (attention.cpp's transpose): log2(W)
-// stages of two-source shuffles with compile-time indices. Data movement only.
-template <int W, int h, size_t... k>
-[[gnu::always_inline]] inline auto stage_indices(std::index_sequence<k...>, bool upper) {
-    using I = typename ExpConstants<real>::Int;
-    return upper ? Mask<W>{static_cast<I>((k & h) ? W + k : k + h)...}
-                 : Mask<W>{static_cast<I>((k & h) ? W + k - h : k)...};
-}
-
-template <int W, int h = 1>
-[[gnu::always_inline]] inline void transpose(Vec<W>* r) {
-    if constexpr (h < W) {
-        constexpr auto idx = std::make_index_sequence<W>{};
-        for (int i = 0; i < W; ++i) {
-            if (i & h) continue;
-            const Vec<W> a = r[i], b = r[i + h];
-            r[i] = __builtin_shuffle(a, b, stage_indices<W, h>(idx, false));
-            r[i + h] = __builtin_shuffle(a, b, stage_indices<W, h>(idx, true));
-        }
-        transpose<W, 2 * h>(r);
-    }
-}
 
 // out (T) lanes <- rows[w][0..T) of the W lanes: W positions at a time by a W x W
 // transpose, the rest one number at a time.
@@ -258,11 +226,11 @@ template <int W, int kD, bool kTail>
                       bos = (kind[t] == real(kBos)) & live;
         for (int c = 0; c < D; ++c) {
             const Vec<W> d = dX[t * D + c];
-            add<true>(G[ly.w_num + c], d * value[t], number);
-            add<true>(G[ly.b_num + c], d, number);
-            add<true>(G[ly.e_sep + c], d, sep);
-            if (ly.e_bos != kAbsent) add<true>(G[ly.e_bos + c], d, bos);
-            if (g_pos) add<kTail>(g_pos[static_cast<size_t>(t) * D + c], d, live);
+            add_masked<true>(G[ly.w_num + c], d * value[t], number);
+            add_masked<true>(G[ly.b_num + c], d, number);
+            add_masked<true>(G[ly.e_sep + c], d, sep);
+            if (ly.e_bos != kAbsent) add_masked<true>(G[ly.e_bos + c], d, bos);
+            if (g_pos) add_masked<kTail>(g_pos[static_cast<size_t>(t) * D + c], d, live);
         }
     }
 }
@@ -331,12 +299,12 @@ template <int W, int kD, int kDh, bool kTail>
                     V s{};
                     for (int j = 0; j < Dh; ++j) {
                         s += dy[j] * Wm[c * Dh + j];
-                        add<kTail>(dW[m][c * Dh + j], x[c] * dy[j], live);
+                        add_masked<kTail>(dW[m][c * Dh + j], x[c] * dy[j], live);
                     }
                     dx[c] += s;
                 }
                 if (q.b[m])
-                    for (int j = 0; j < Dh; ++j) add<kTail>(db[m][j], dy[j], live);
+                    for (int j = 0; j < Dh; ++j) add_masked<kTail>(db[m][j], dy[j], live);
             }
         }
         if constexpr (kFixed) {
@@ -389,7 +357,7 @@ template <int W, int kDh, bool kTail>
             const V dnorm = dy[c] * gain[c];
             dnorm_mean += dnorm;
             dnorm_xhat_mean += dnorm * xhat;
-            add<kTail>(dgain[c], dy[c] * xhat, live);
+            add_masked<kTail>(dgain[c], dy[c] * xhat, live);
         }
         dnorm_xhat_mean /= real(Dh);
         dnorm_mean = V{};  // RMSNorm: no mean was subtracted, so none flows back
@@ -514,7 +482,7 @@ template <int W, int kDh, bool kMasked>
             V s{};
             for (int d = 0; d < Dh; ++d) {
                 s += dzi[d] * vj[d];
-                add<kMasked>(dvj[d], p[j] * dzi[d], on);
+                add_masked<kMasked>(dvj[d], p[j] * dzi[d], on);
             }
             dP[j] = s;
             p_dot_dp += p[j] * s;
@@ -532,8 +500,8 @@ template <int W, int kDh, bool kMasked>
             const V* kj = K + j * HD + h * Dh;
             V* dkj = dK + j * HD + h * Dh;
             for (int d = 0; d < Dh; ++d) {
-                add<kMasked>(dqi[d], dlogit * kj[d], on);
-                add<kMasked>(dkj[d], dlogit * qi[d], on);
+                add_masked<kMasked>(dqi[d], dlogit * kj[d], on);
+                add_masked<kMasked>(dkj[d], dlogit * qi[d], on);
             }
         }
         if constexpr (kDh > 0)
@@ -597,12 +565,12 @@ template <int W, int kD, int kDh, bool kTail>
                 V s{};
                 for (int j = 0; j < D; ++j) {
                     s += dy[j] * Wh[c * D + j];
-                    add<kTail>(dW[c * D + j], z[c] * dy[j], live);
+                    add_masked<kTail>(dW[c * D + j], z[c] * dy[j], live);
                 }
                 dZ[t * HD + h * Dh + c] = V{} + s;
             }
             if (bias)
-                for (int j = 0; j < D; ++j) add<kTail>(db[j], dy[j], live);
+                for (int j = 0; j < D; ++j) add_masked<kTail>(db[j], dy[j], live);
         }
         if constexpr (kFixed) {
             V* gw = G + gW_O + static_cast<size_t>(h) * Dh * D;
@@ -641,9 +609,9 @@ template <int W, int kD, bool kTail>
         const Mask<W> on = nz & live;
         for (int c = 0; c < D; ++c) {
             dX[t * D + c] = nz ? V{} + g * W_U[c] : V{};
-            add<true>(G[gW_U + c], g * X[t * D + c], on);
+            add_masked<true>(G[gW_U + c], g * X[t * D + c], on);
         }
-        add<true>(G[gb_U], g, on);
+        add_masked<true>(G[gb_U], g, on);
     }
 }
 
@@ -652,7 +620,7 @@ template <int W, bool kTail>
                                                const Vec<W>* weight, Mask<W> live, int T) {
     for (int t = 0; t < T; ++t) {
         const Vec<W> e = out[t] - target[t];
-        add<kTail>(loss, weight[t] * e * e, live);
+        add_masked<kTail>(loss, weight[t] * e * e, live);
     }
 }
 
