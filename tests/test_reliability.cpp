@@ -315,6 +315,22 @@ TEST_CASE("divergence stops the run at that step with exit 3, status diverged an
     }
 }
 
+TEST_CASE("a NaN that stops a run is written nan, never -nan (docs/reliability.md quotes the message)",
+          "[reliability][divergence]") {
+    TempDir t("rel_diverge_nan");
+    // AdamW at lr 1e200 turns the loss into a NaN with its sign bit set at step 2.
+    const Result r = run_ctr(with(with({minimal_config(), "--out", "nan.h5", "--quiet"}, kSmall), sets({"train.lr=1e200"})),
+                             t.dir);
+    INFO(r.err);
+    REQUIRE(r.code == 3);
+    CHECK(std::regex_search(r.err, std::regex("the run diverged: (training loss|gradient norm) is (nan|inf|-inf) at step \\d+")));
+    CHECK(std::regex_search(r.out, std::regex("verdict: diverged: (training loss|gradient norm) (nan|inf|-inf) at step \\d+")));
+    CHECK(r.err.find("-nan") == std::string::npos);
+    CHECK(r.out.find("-nan") == std::string::npos);
+    H5File f(t.path("nan.h5"));
+    CHECK(h5_attr_string(f.id(), "/verdict", "summary").find("-nan") == std::string::npos);
+}
+
 TEST_CASE("resource estimates refuse oversized runs by key, before allocating or writing", "[reliability][limits]") {
     TempDir t("rel_limits");
     struct Case {

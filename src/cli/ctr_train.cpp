@@ -225,10 +225,10 @@ int run(int argc, char** argv) {
     if (result.end == LoopEnd::kDiverged) {
         const Divergence& d = result.divergence;
         std::fprintf(stderr,
-                     "ctr-train: error: the run diverged: %s is %g at step %lld; stopped there. %s keeps everything up "
+                     "ctr-train: error: the run diverged: %s is %s at step %lld; stopped there. %s keeps everything up "
                      "to that step (status \"diverged\"; its last checkpoint is from before). Lower train.lr, set "
                      "train.grad_clip, or set train.stop_on_divergence=false to train on regardless\n",
-                     d.quantity.c_str(), d.value, static_cast<long long>(d.step), out.c_str());
+                     d.quantity.c_str(), d.value_text().c_str(), static_cast<long long>(d.step), out.c_str());
         std::printf("verdict: %s\n", result.verdict.summary.c_str());
         return kExitDiverged;
     }
@@ -236,10 +236,10 @@ int run(int argc, char** argv) {
         std::printf("%s is complete at step %lld: nothing to do (lengthen it with --set train.steps=N)\n", out.c_str(),
                     static_cast<long long>(result.last_step));
     if (result.divergence.step >= 0)
-        std::fprintf(stderr, "ctr-train: warning: the run diverged at step %lld (%s %g) and trained on "
+        std::fprintf(stderr, "ctr-train: warning: the run diverged at step %lld (%s %s) and trained on "
                              "(train.stop_on_divergence false)\n",
                      static_cast<long long>(result.divergence.step), result.divergence.quantity.c_str(),
-                     result.divergence.value);
+                     result.divergence.value_text().c_str());
     print_summary(result, out);
     const Emergence& e = result.emergence;
     std::printf("emergence: catch %s; tag %s; release %s; solved %s\n", crossing_text(e[Milestone::kCatch]).c_str(),

@@ -45,14 +45,19 @@ MechanismMetrics measure(Trainer& trainer) {
 Verdict diverged_verdict(const Divergence& d, double rel_error) {
     Verdict v;
     v.rel_error = rel_error;
-    char value[32];
-    std::snprintf(value, sizeof value, "%g", d.value);
-    v.summary = d.step >= 0 ? "diverged: " + d.quantity + " " + value + " at step " + std::to_string(d.step)
+    v.summary = d.step >= 0 ? "diverged: " + d.quantity + " " + d.value_text() + " at step " + std::to_string(d.step)
                             : std::string("diverged: the evaluation error is not finite (the run diverged before this invocation)");
     return v;
 }
 
 }  // namespace
+
+std::string Divergence::value_text() const {
+    if (std::isnan(value)) return "nan";
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", value);
+    return text;
+}
 
 LoopResult run_training(Trainer& trainer, RunFileWriter& file, const LoopHooks& hooks) {
     const Config& cfg = trainer.config();

@@ -32,6 +32,8 @@ struct Divergence {
     int64_t step = -1;        // -1: none
     std::string quantity;     // "training loss" or "gradient norm"
     double value = 0;         // nan, inf or -inf
+    // "nan", "inf" or "-inf": a NaN's sign bit means nothing, so never printf's "-nan".
+    std::string value_text() const;
 };
 
 struct LoopResult {
