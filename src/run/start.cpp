@@ -1,5 +1,6 @@
 #include "run/start.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -251,6 +252,11 @@ Run resume_run(const std::string& path, const std::vector<std::string>& lengthen
                     stored.end = LoopEnd::kFinished;
                     stored.verdict = v->verdict;
                     stored.emergence = v->emergence;
+                    // The file records the crossings, not the peaks a failed run's hint quotes.
+                    for (const Headline& h : reader.headlines()) {
+                        stored.emergence.max_catch = std::max(stored.emergence.max_catch, h.catch_score);
+                        stored.emergence.max_release = std::max(stored.emergence.max_release, h.release);
+                    }
                     stored.causal = v->causal;
                     const MetricsTable m = reader.metrics();
                     const double nan = std::numeric_limits<double>::quiet_NaN();
