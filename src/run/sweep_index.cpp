@@ -192,7 +192,9 @@ void write_sweep_index(const std::string& dir, const SweepSpec& spec, const std:
     const int64_t RunRecord::*step_fields[4] = {&RunRecord::catch_step, &RunRecord::tag_step, &RunRecord::release_step,
                                                 &RunRecord::solved_step};
     for (int k = 0; k < 4; ++k)
-        int_col(t, kStepNames[k], "emergence: first snapshot step from which it holds (-1: never)",
+        int_col(t, kStepNames[k],
+                k < 3 ? "emergence: first snapshot step from which it holds (-1: never)"
+                      : "emergence: first /metrics step from which it holds (-1: never)",
                 [&](size_t i) { return records[i].*step_fields[k]; });
     int_col(t, "causal_layer", "layer of the catching head (-1: none)", [&](size_t i) { return records[i].causal_layer; });
     int_col(t, "causal_head", "the catching head (-1: none)", [&](size_t i) { return records[i].causal_head; });
