@@ -120,14 +120,14 @@ class Run:
     attrs       root attributes (str, int, float, bool)
     config      the resolved config, a nested dict with Python types
     metrics     xarray Dataset, dim `step`: train_loss, grad_norm, lr, eval_loss, eval_rel_error
-    snapshots   xarray Dataset, dims step, batch, pos, head, query, key, d_model: `output`,
+    snapshots   xarray Dataset, dims step, batch, pos, head, query, key, d_model, d_head: `output`,
                 `blocks.{l}.attn.hook_pattern`, `blocks.{l}.hook_resid_pre` / `_mid` / `_post`
                 (and `blocks.{l}.attn.hook_v` / `hook_z` when the file has them)
     params      xarray Dataset, dim step + the tensor's own: every parameter at every snapshot
     mechanism   xarray Dataset, dims step, layer, head(, key / d_model): the per-head metrics
                 of docs/metrics.md (`catch`, `tag_separation`, `release`, ...)
-    headline    xarray Dataset, dim step: `catch`, `tag_separation`, `release`, `pair_score`,
-                `probe_rel_error`
+    headline    xarray Dataset, dim step: `catch`, `tag_separation`, `tag_lda`, `release`,
+                `pair_score`, `probe_rel_error`
     probe       xarray Dataset, dims batch, pos: kind, value, target, weight, sep_pos
     eval        the evaluation set like probe, or None when the file does not store it
                 (log.eval_set false)
@@ -155,6 +155,7 @@ class Run:
 
     @property
     def status(self):
+        """attrs["status"]: "running", "interrupted", "diverged" or "complete"."""
         return self.attrs.get("status")
 
 
