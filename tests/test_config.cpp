@@ -205,6 +205,11 @@ TEST_CASE("unknown section is an error with a suggestion", "[config]") {
     require_all(load_error(p), {p + ":2:1:", "unknown key \"modle\" (did you mean \"model\"?)"});
     const std::string p2 = tmp.write("sec2.yaml", "logging:\n  every: 4\n");
     require_all(load_error(p2), {p2 + ":1:1:", "unknown key \"logging\"", "valid top-level keys: seed, model, task, train"});
+    // --set of a key under a section that does not exist, with nothing close: the sections are listed
+    const std::string ok = tmp.write("ok.yaml", "seed: 1\n");
+    require_all(load_error(ok, {"qqqqqqqq.bar=3"}),
+                {"--set qqqqqqqq.bar=3", "unknown key \"qqqqqqqq.bar\"", "no section \"qqqqqqqq\"",
+                 "valid top-level keys: seed, model, task, train, log, analysis"});
 }
 
 TEST_CASE("a section that is not a map", "[config]") {

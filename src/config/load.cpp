@@ -49,7 +49,11 @@ std::string unknown_key_message(const std::string& path) {
     if (const auto near = nearest_key(path)) return s + " (did you mean \"" + *near + "\"?)";
     const size_t dot = path.rfind('.');
     const std::string parent = dot == std::string::npos ? std::string() : path.substr(0, dot);
-    if (!parent.empty() && !is_config_section(parent)) return s;
+    if (!parent.empty() && !is_config_section(parent)) {
+        const std::string top = path.substr(0, path.find('.'));
+        if (is_config_section(top)) return s;  // e.g. model.zz.x: sections hold no sections
+        return s + " (no section \"" + top + "\"; valid top-level keys: " + list(section_children("")) + ")";
+    }
     return s + " (valid " + (parent.empty() ? std::string("top-level keys") : "keys in " + parent) + ": " +
            list(section_children(parent)) + ")";
 }
