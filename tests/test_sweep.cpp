@@ -368,9 +368,13 @@ TEST_CASE("ctr-sweep: a diverged run exits 3 as in ctr-train, is 'diverged' in t
     const Result r = run_sweep_cmd({sweep, "--out", "out", "-q"}, t.dir);
     INFO(r.err);
     CHECK(r.code == 0);  // a diverged run is a result, not a failure of the sweep
+    // The progress line counts it as diverged, as the index and status do, not as failed.
+    CHECK(r.err.find("2/2 done (1 diverged),") != std::string::npos);
+    CHECK(r.err.find("failed") == std::string::npos);
     const std::string csv = read_file_bytes(t.dir / "out/index.csv");
     INFO(csv);
-    CHECK(std::regex_search(csv, std::regex(R"(,diverged,.*the run diverged: (training loss|gradient norm) at step \d+)")));
+    CHECK(std::regex_search(
+        csv, std::regex(R"(,diverged,.*the run diverged: (training loss|gradient norm) is (nan|inf|-inf) at step \d+)")));
     CHECK(std::regex_search(csv, std::regex(R"(,complete,)")));
     // The run's log ends with ctr-train's code for a diverged run.
     bool saw_exit3 = false;

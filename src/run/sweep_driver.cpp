@@ -181,8 +181,9 @@ int run_one(const Config* cfg, const Invocation& inv, const std::string& full, c
             std::printf("interrupted at step %lld\n", static_cast<long long>(r.last_step));
             code = kExitInterrupted;
         } else if (r.end == LoopEnd::kDiverged) {
-            std::fprintf(stderr, "ctr-sweep: error: the run diverged: %s at step %lld; stopped there\n",
-                         r.divergence.quantity.c_str(), static_cast<long long>(r.divergence.step));
+            std::fprintf(stderr, "ctr-sweep: error: the run diverged: %s is %s at step %lld; stopped there\n",
+                         r.divergence.quantity.c_str(), r.divergence.value_text().c_str(),
+                         static_cast<long long>(r.divergence.step));
             std::printf("verdict: %s\n", r.verdict.summary.c_str());
             code = kExitDiverged;
         } else {
@@ -419,16 +420,17 @@ int run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
 
     auto progress = [&](bool final_line) {
         if (opt.quiet && !final_line) return;
-        int64_t done = 0, failed = 0, complete = 0, succ = 0;
+        int64_t done = 0, failed = 0, diverged = 0, complete = 0, succ = 0;
         for (size_t i : mine) {
             const RunRecord& r = records[i];
             if (r.status == "complete") {
                 ++complete;
                 succ += r.success == 1;
             }
-            if (r.status == "failed" || r.status == "diverged") ++failed;  // "failed" in the progress line
+            failed += r.status == "failed";
+            diverged += r.status == "diverged";  // a result, not a failure (docs/sweeps.md)
         }
-        done = complete + failed;
+        done = complete + failed + diverged;
         const Wilson w = wilson_interval(succ, complete);
         const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         const double eta = finished_now ? elapsed / finished_now * static_cast<double>(mine.size() - done) : NAN;
@@ -438,7 +440,10 @@ int run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
             std::snprintf(b, sizeof b, "%.3f", v);
             return std::string(b);
         };
-        const std::string failed_text = failed ? " (" + std::to_string(failed) + " failed)" : "";
+        std::string failed_text;
+        if (failed) failed_text = std::to_string(failed) + " failed";
+        if (diverged) failed_text += (failed ? ", " : "") + std::to_string(diverged) + " diverged";
+        if (!failed_text.empty()) failed_text = " (" + failed_text + ")";
         const std::string eta_text = done == static_cast<int64_t>(mine.size()) ? "0s" : duration_text(eta);
         const std::string rate_text = complete ? fixed3(static_cast<double>(succ) / static_cast<double>(complete)) : "-";
         char line[512];
