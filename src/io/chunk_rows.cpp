@@ -2,10 +2,13 @@
 
 #include <libdeflate.h>
 
+#include <bit>
 #include <cfloat>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <string>
+#include <type_traits>
 
 #include "io/h5.hpp"
 
@@ -14,22 +17,66 @@ namespace {
 
 // HDF5's own float64 -> float32 conversion (H5T_CONV_Ff): out of float32's range is
 // infinity, else the C conversion (round to nearest); NaN stays NaN.
+inline float to_float(double x) {
+    constexpr float inf = std::numeric_limits<float>::infinity();
+    return x > double(FLT_MAX) ? inf : x < -double(FLT_MAX) ? -inf : static_cast<float>(x);
+}
+
 void to_float(float* out, const double* in, size_t n) {
+    for (size_t i = 0; i < n; ++i) out[i] = to_float(in[i]);
+}
+
+// HDF5's shuffle filter (H5Z_FILTER_SHUFFLE) on n elements of Size bytes: byte j of
+// every element, then byte j + 1 ... Each element is read once as a whole and its
+// bytes go to the Size streams (loops the compiler vectorises, unlike a byte gather).
+template <size_t Size, class Load>
+void shuffle_elements(unsigned char* out, size_t n, Load load) {
+    using Word = std::conditional_t<Size == 4, uint32_t, uint64_t>;
     for (size_t i = 0; i < n; ++i) {
-        const double x = in[i];
-        constexpr float inf = std::numeric_limits<float>::infinity();
-        out[i] = x > double(FLT_MAX) ? inf : x < -double(FLT_MAX) ? -inf : static_cast<float>(x);
+        const Word w = load(i);
+        for (size_t j = 0; j < Size; ++j) out[j * n + i] = static_cast<unsigned char>(w >> (8 * j));
     }
 }
 
-// HDF5's shuffle filter (H5Z_FILTER_SHUFFLE): byte j of every element, then byte j + 1 ...
 void shuffle(unsigned char* out, const unsigned char* in, size_t elements, size_t size) {
     if (size <= 1 || elements <= 1) {
         std::memcpy(out, in, elements * size);
         return;
     }
+    if constexpr (std::endian::native == std::endian::little) {
+        auto word = [in](size_t i, auto w) {
+            std::memcpy(&w, in + i * sizeof w, sizeof w);
+            return w;
+        };
+        if (size == 4) return shuffle_elements<4>(out, elements, [&](size_t i) { return word(i, uint32_t{}); });
+        if (size == 8) return shuffle_elements<8>(out, elements, [&](size_t i) { return word(i, uint64_t{}); });
+    }
     for (size_t j = 0; j < size; ++j)
         for (size_t i = 0; i < elements; ++i) out[j * elements + i] = in[i * size + j];
+}
+
+// to_float then shuffle in one pass (the snapshots' float32 series).
+void to_float_shuffled(unsigned char* out, const double* in, size_t n) {
+    if constexpr (std::endian::native == std::endian::little) {
+        shuffle_elements<4>(out, n, [in](size_t i) { return std::bit_cast<uint32_t>(to_float(in[i])); });
+    } else {
+        std::vector<float> f(n);
+        to_float(f.data(), in, n);
+        shuffle(out, reinterpret_cast<const unsigned char*>(f.data()), n, sizeof(float));
+    }
+}
+
+// One compressor per level for the whole process: allocating one (hundreds of KB)
+// for every series of every run was a visible part of a sweep run's fixed cost. The
+// run file is written by one thread.
+std::shared_ptr<libdeflate_compressor> compressor(int level) {
+    static std::shared_ptr<libdeflate_compressor> by_level[13];
+    std::shared_ptr<libdeflate_compressor>& c = by_level[level];
+    if (!c) {
+        libdeflate_compressor* made = libdeflate_alloc_compressor(level);
+        if (made) c.reset(made, libdeflate_free_compressor);
+    }
+    return c;
 }
 
 std::string name_of(hid_t ds) {
@@ -82,9 +129,8 @@ std::optional<ChunkRows> ChunkRows::plan(hid_t ds, hid_t mem_type) {
         return std::nullopt;
     if (w.deflate_level_ >= 0) {
         // libdeflate's levels run to 12; HDF5's (zlib's) to 9, and they mean about the same.
-        libdeflate_compressor* c = libdeflate_alloc_compressor(w.deflate_level_);
-        if (!c) throw h5::IoError("out of memory for the compressor of " + name_of(ds));
-        w.compressor_.reset(c, libdeflate_free_compressor);
+        w.compressor_ = compressor(w.deflate_level_);
+        if (!w.compressor_) throw h5::IoError("out of memory for the compressor of " + name_of(ds));
     }
     return w;
 }
@@ -102,12 +148,16 @@ void ChunkRows::append(hid_t ds, const void* rows, hsize_t n) {
     for (hsize_t r = 0; r < n; ++r, ++offset[0]) {
         const auto* row = static_cast<const unsigned char*>(rows) + r * row_bytes();
         const unsigned char* data = row;
-        if (convert_ == Convert::kDoubleToFloat) {
+        if (convert_ == Convert::kDoubleToFloat && shuffle_) {
+            shuffled_.resize(file_bytes);
+            to_float_shuffled(shuffled_.data(), reinterpret_cast<const double*>(row), elements_);
+            data = shuffled_.data();
+        } else if (convert_ == Convert::kDoubleToFloat) {
             converted_.resize(file_bytes);
             to_float(reinterpret_cast<float*>(converted_.data()), reinterpret_cast<const double*>(row), elements_);
             data = converted_.data();
         }
-        if (shuffle_) {
+        if (shuffle_ && convert_ == Convert::kNone) {
             shuffled_.resize(file_bytes);
             shuffle(shuffled_.data(), data, elements_, file_size_);
             data = shuffled_.data();

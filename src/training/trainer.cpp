@@ -1,7 +1,6 @@
 #include "training/trainer.hpp"
 
 #include <algorithm>
-#include <boost/random/uniform_int_distribution.hpp>
 #include <numeric>
 
 #include "model/theorem71.hpp"
@@ -12,12 +11,14 @@ namespace ctr {
 namespace {
 
 // Fisher-Yates with Boost's distribution: std::shuffle's draws differ between
-// standard libraries, and runs must replay anywhere.
+// standard libraries, and runs must replay anywhere. uniform_below is that distribution
+// without its divisions (util/rng.hpp); the buckets of every n are computed once per
+// thread.
 void shuffle(std::vector<int>& v, Rng& rng) {
-    for (size_t i = v.size(); i > 1; --i) {
-        boost::random::uniform_int_distribution<size_t> pick(0, i - 1);
-        std::swap(v[i - 1], v[pick(rng)]);
-    }
+    thread_local std::vector<uint64_t> buckets;
+    if (buckets.size() <= v.size())
+        for (size_t n = buckets.size(); n <= v.size(); ++n) buckets.push_back(n > 1 ? bucket_of(n) : 0);
+    for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[uniform_below(rng, i, buckets[i])]);
 }
 
 double mean_supervised_target(const SequenceSet& s) {
