@@ -28,6 +28,10 @@ IoError failure(const std::string& what) {
     int err = 0;
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, find_errno, &err);
     H5Eclear2(H5E_DEFAULT);
+    return errno_failure(what, err);
+}
+
+IoError errno_failure(const std::string& what, int err) {
     switch (err) {
         case 0: return IoError("HDF5: " + what + " failed");
         case ENOSPC:

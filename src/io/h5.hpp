@@ -41,6 +41,8 @@ private:
 // An IoError for a failed HDF5 call: the cause and the system's words for it when
 // HDF5's error stack recorded an errno (disk full, file-size limit, I/O error).
 IoError failure(const std::string& what);
+// The same for a failure of ours with errno err (0: no errno).
+IoError errno_failure(const std::string& what, int err);
 
 // Owns one hid_t and closes it with the matching H5*close.
 class Handle {

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <optional>
 
@@ -146,8 +148,18 @@ void link_step(hid_t parent, hid_t subgroup) {
     h5::check(H5Lcreate_hard(parent, "step", subgroup, "step", H5P_DEFAULT, H5P_DEFAULT), "linking step");
 }
 
-void write_batch(hid_t root, const char* name, const Batch& b, const char* what) {
+// fill: the group exists (a copied skeleton, below) and only its values are written.
+void write_batch(hid_t root, const char* name, const Batch& b, const char* what, bool fill) {
     const hsize_t B = b.B, T = b.T;
+    if (fill) {
+        h5::Handle g = h5::open_group(root, name);
+        h5::rewrite_array(g.get(), "kind", b.kind.data(), b.kind.size());
+        h5::rewrite_array(g.get(), "value", b.value.data(), b.value.size());
+        h5::rewrite_array(g.get(), "target", b.target.data(), b.target.size());
+        h5::rewrite_array(g.get(), "weight", b.weight.data(), b.weight.size());
+        h5::rewrite_array(g.get(), "sep_pos", b.sep_pos.data(), b.sep_pos.size());
+        return;
+    }
     h5::Handle g = h5::create_group(root, name);
     Dims dims(g.get());
     dims.array(g.get(), "kind", {B, T}, b.kind.data(), {"batch", "pos"}, "token kind: 0 number, 1 [SEP], 2 [BOS]");
@@ -160,7 +172,26 @@ void write_batch(hid_t root, const char* name, const Batch& b, const char* what)
     h5::set_attr(g.get(), "note", what);
 }
 
-void write_skeleton(hid_t root, const RunStart& start) {
+// Everything of a skeleton that is not its structure depends on these; two run starts
+// with the same key have skeletons that differ only in attribute and array values.
+std::string skeleton_key(const RunStart& start) {
+    const Config& c = start.config;
+    const ModelConfig& m = c.model;
+    std::string k = std::to_string(m.n_layers) + " " + std::to_string(m.n_heads) + " " + std::to_string(m.d_model) + " " +
+                    std::to_string(m.d_head) + " " + std::to_string(m.d_mlp) + " " + std::to_string(c.log.compress) +
+                    std::to_string(c.log.eval_set) + std::to_string(c.log.train_set) + std::to_string(start.train != nullptr);
+    for (const Batch* b : {&start.probe, &start.eval, start.train})
+        if (b) k += " " + std::to_string(b->B) + "x" + std::to_string(b->T);
+    for (const TensorSpec& t : start.tensors) {
+        k += " " + t.name + "[" + t.axes + "]";
+        for (int d : t.shape) k += " " + std::to_string(d);
+    }
+    return k;
+}
+
+// fill: root is a copy of a skeleton of the same key (SkeletonCache): its groups,
+// datasets and dimension scales exist, and only the attributes and arrays are written.
+void write_skeleton(hid_t root, const RunStart& start, bool fill) {
     using namespace schema;
     const Config& cfg = start.config;
     const Batch& probe = start.probe;
@@ -186,10 +217,10 @@ void write_skeleton(hid_t root, const RunStart& start) {
     h5::set_attr(root, kHdf5Version, p.hdf5_version);
     h5::set_attr(root, kBoostVersion, p.boost_version);
 
-    write_batch(root, kProbe, probe, "the fixed probe batch every snapshot runs on");
+    write_batch(root, kProbe, probe, "the fixed probe batch every snapshot runs on", fill);
     if (cfg.log.eval_set) {
-        write_batch(root, kEval, start.eval, "the held-out evaluation set of /metrics/eval_loss");
-    } else {  // the sequences follow from the seed and the task keys; a sweep leaves them out
+        write_batch(root, kEval, start.eval, "the held-out evaluation set of /metrics/eval_loss", fill);
+    } else if (!fill) {  // the sequences follow from the seed and the task keys; a sweep leaves them out
         h5::Handle g = h5::create_group(root, kEval);
         h5::set_attr(g.get(), "note", std::string("the held-out evaluation set of /metrics/eval_loss; its sequences "
                                                   "are not stored (log.eval_set false)"));
@@ -198,12 +229,13 @@ void write_skeleton(hid_t root, const RunStart& start) {
     if (cfg.log.train_set) {
         if (start.train) {
             write_batch(root, kTrain, *start.train,
-                        "the training set in the order it was generated (each epoch visits it in a new shuffled order)");
-        } else {  // fresh sequences every step: there is no set to store
+                        "the training set in the order it was generated (each epoch visits it in a new shuffled order)", fill);
+        } else if (!fill) {  // fresh sequences every step: there is no set to store
             h5::Handle g = h5::create_group(root, kTrain);
             h5::set_attr(g.get(), "note", std::string("no training set: task.train_size 0 draws fresh sequences every step"));
         }
     }
+    if (fill) return;  // the series are empty
     {
         h5::Handle g = h5::create_group(root, kMetrics);
         Dims dims(g.get());
@@ -262,8 +294,23 @@ RunFileWriter::RunFileWriter(SeriesFile file, std::string path) : file_(std::mov
 }
 
 RunFileWriter RunFileWriter::create(const std::string& path, const RunStart& start, bool replace) {
-    RunFileWriter w(
-        SeriesFile::create(path, "run file", [&](SeriesFile& f) { write_skeleton(f.root(), start); }, replace), path);
+    SkeletonCache* cache = start.skeletons;
+    const std::string key = cache ? skeleton_key(start) : std::string();
+    const bool copy = cache && !cache->bytes_.empty() && cache->key_ == key;
+    RunFileWriter w(SeriesFile::create(
+                        path, "run file", [&](SeriesFile& f) { write_skeleton(f.root(), start, copy); }, replace,
+                        copy ? &cache->bytes_ : nullptr),
+                    path);
+    if (cache && !copy) {  // this skeleton, as flushed, for the next run of the key
+        cache->key_.clear();
+        cache->bytes_.clear();
+        std::ifstream in(w.file_.path(), std::ios::binary);
+        std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (in.good() || in.eof()) {
+            cache->key_ = key;
+            cache->bytes_ = std::move(bytes);
+        }
+    }
     w.tensors_ = start.tensors;
     return w;
 }

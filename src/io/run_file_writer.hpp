@@ -29,6 +29,21 @@ struct SnapshotRecord {
     const Headline& headline;                 // of those metrics
 };
 
+// The skeleton of the last new run file a process made (its bytes as first flushed:
+// groups, empty series, dimension scales, attributes), kept by a process that makes
+// many runs of the same shapes, such as a ctr-sweep worker: the next run file of the
+// same shapes starts as a copy of it, and only its attributes and the probe (and
+// evaluation and training) sets are written again. That spares making some 100
+// datasets and 160 dimension-scale attachments (H5DSattach_scale), most of a sweep
+// run's start-up (docs/performance.md). The file holds the same objects, names, shapes,
+// types, filters, scales and values as one made from scratch; only where HDF5 put them
+// in the file may differ.
+class SkeletonCache {
+    friend class RunFileWriter;
+    std::string key_;    // the shapes the skeleton is for
+    std::string bytes_;  // the file, empty if none
+};
+
 // What a new run file is made from.
 struct RunStart {
     const Config& config;
@@ -39,6 +54,7 @@ struct RunStart {
     double baseline_mse;                     // eval_rel_error = eval_loss / baseline_mse
     const std::vector<TensorSpec>& tensors;  // the parameter views
     Provenance provenance;                   // sessions, ended and wall_time are set by the writer
+    SkeletonCache* skeletons = nullptr;      // else the skeleton is made from scratch
 };
 
 class RunFileWriter {

@@ -3,15 +3,18 @@
 #include "io/file_check.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <filesystem>
 
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 namespace ctr {
 
 SeriesFile SeriesFile::create(const std::string& path, const std::string& what,
-                              const std::function<void(SeriesFile&)>& build, bool replace) {
+                              const std::function<void(SeriesFile&)>& build, bool replace,
+                              const std::string* image) {
     h5::quiet_errors();
     if (!replace && std::filesystem::exists(path)) throw h5::IoError("cannot create " + what + " " + path + ": it exists");
     const std::string tmp_path = staged_path(path);
@@ -27,7 +30,27 @@ SeriesFile SeriesFile::create(const std::string& path, const std::string& what,
     // The estimate sizes the root's first header block: room for the links and for the
     // root's attributes, so that no change needs a second block (a second write).
     h5::check(H5Pset_est_link_info(fcpl.get(), 4 * kRootLinks, 32), "root group links");
-    h5::Handle file(H5Fcreate(tmp_path.c_str(), H5F_ACC_TRUNC, fcpl.get(), H5P_DEFAULT));
+    h5::Handle file;
+    if (image) {  // a file made with the same creation list
+        int err = 0;
+        const int fd = ::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0) err = errno;
+        for (size_t done = 0; fd >= 0 && !err && done < image->size();) {
+            const ssize_t n = ::write(fd, image->data() + done, image->size() - done);
+            if (n < 0 && errno != EINTR) err = errno;
+            if (n > 0) done += static_cast<size_t>(n);
+        }
+        if (fd >= 0 && ::close(fd) != 0 && !err) err = errno;
+        if (err) {
+            std::error_code ec;
+            std::filesystem::remove(tmp_path, ec);
+            const h5::IoError e = h5::errno_failure("writing " + tmp_path, err);
+            throw h5::IoError("cannot create " + what + " " + path + ": " + e.what(), e.cause());
+        }
+        file = h5::Handle(H5Fopen(tmp_path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT));
+    } else {
+        file = h5::Handle(H5Fcreate(tmp_path.c_str(), H5F_ACC_TRUNC, fcpl.get(), H5P_DEFAULT));
+    }
     if (!file.valid()) {
         const h5::IoError e = h5::failure("creating " + what + " " + tmp_path);
         throw h5::IoError("cannot create " + what + " " + path + ": " + e.what(), e.cause());

@@ -28,9 +28,12 @@ public:
     // calls once the file can stand on its own (the run file: at its first checkpoint), so
     // a process killed or failing before that leaves no half-made file at path and an old
     // file at path (replace) intact. `what` names the file in errors ("run file").
-    // Unless replace, path must not exist. A stale staged file is overwritten.
+    // Unless replace, path must not exist. A stale staged file is overwritten. image: the
+    // bytes of an HDF5 file the staged file starts as (build() then fills it in), else
+    // it starts empty.
     static SeriesFile create(const std::string& path, const std::string& what,
-                             const std::function<void(SeriesFile&)>& build, bool replace = false);
+                             const std::function<void(SeriesFile&)>& build, bool replace = false,
+                             const std::string* image = nullptr);
     // Opens an existing file (after check_run_file_path: every reason it cannot be opened
     // has its own message); read-only opens take no file lock, so they can watch a file
     // being written (they see its writer's last flush).

@@ -164,7 +164,7 @@ Run start_run(const NewRun& request) {
         file = std::make_unique<RunFileWriter>(RunFileWriter::create(
             out, {request.config, config_yaml, trainer->probe_batch(), trainer->eval_batch(),
                   train_set ? &*train_set : nullptr, trainer->baseline_mse(),
-                  trainer->layout().tensors(), make_provenance(request.invocation, request.config)},
+                  trainer->layout().tensors(), make_provenance(request.invocation, request.config), request.skeletons},
             request.overwrite));
     } catch (const h5::IoError& e) {
         rethrow_for_out(out, e);

@@ -57,6 +57,7 @@ struct NewRun {
     bool overwrite = false;   // replace an existing run file at out (else RunSetupError)
     Invocation invocation;    // recorded in the file (command line, config file, overrides)
     ResourceLimits limits;    // refuse runs estimated above these
+    SkeletonCache* skeletons = nullptr;  // a process making many runs: its last run file's skeleton (io/run_file_writer.hpp)
 };
 
 struct RunResult : LoopResult {

@@ -166,8 +166,11 @@ int run_one(const Config* cfg, const Invocation& inv, const std::string& full, c
         std::fflush(stderr);
         return code;
     };
+    // The worker's runs share their shapes (unless a grid changes them): each new run
+    // file starts as a copy of the last one's skeleton (io/run_file_writer.hpp).
+    static SkeletonCache skeletons;
     try {
-        if (cfg) run.emplace(start_run({*cfg, full, false, inv, {}}));
+        if (cfg) run.emplace(start_run({*cfg, full, false, inv, {}, &skeletons}));
         else run.emplace(resume_run(full, {}, inv));
     } catch (const std::exception& e) {
         return fail(exit_code_of(e), e.what());  // ctr-train's table: 2 refused, 4 locked, 1 failed
