@@ -43,6 +43,9 @@ struct Case {
     int B;
 };
 
+// The kernels run with every size a compile-time constant for T 16, one head and
+// d_model = d_head = 2 (the minimal cases and the two after them), with d_model and
+// d_head constant for other T or head counts (the next two), and generic otherwise.
 std::vector<Case> cases() {
     std::vector<Case> c;
     const ModelConfig m;
@@ -61,6 +64,19 @@ std::vector<Case> cases() {
         x.model.positions = Positions::kSinusoidal;
         x.model.attn_bias = true;
         x.model.attn_scale = AttnScale::kInvSqrtDHead;
+        c.push_back(x);
+    }
+    {
+        Case x{"T 12, bos, after sep (d_model = d_head = 2, T at run time)", m, t, 29};
+        x.task.seq_len = 12;
+        x.task.bos = true;
+        x.task.supervise = Supervise::kAfterSep;
+        c.push_back(x);
+    }
+    {
+        Case x{"2 heads of 2, d_model 2, T 16, 3 layers (the head count at run time)", m, t, 23};
+        x.model.n_heads = 2;
+        x.model.n_layers = 3;
         c.push_back(x);
     }
     {

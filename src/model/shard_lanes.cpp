@@ -190,19 +190,65 @@ template <int W>
 }
 
 // ----------------------------------------------------------------------------
+// Sizes: each a compile-time constant (> 0) or read from Net at run time (0). The
+// kernels below are written once for both; with constants (the paper's minimal model:
+// T 16, one head, d_model = d_head = 2) their loops have fixed trip counts and
+// addresses and a head's weights stay in registers. The operations are the same.
+
+template <int kT_, int kH_, int kD_, int kDh_>
+struct Shape {
+    static constexpr int kT = kT_, kH = kH_, kD = kD_, kDh = kDh_;
+    static constexpr int kHeadW = kD > 0 && kDh > 0 ? kD * kDh : 0;  // a head's W_Q (or W_O) entries, if known
+    static int T(const Net& n) { return kT > 0 ? kT : n.T; }
+    static int H(const Net& n) { return kH > 0 ? kH : n.H; }
+    static int D(const Net& n) { return kD > 0 ? kD : n.D; }
+    static int Dh(const Net& n) { return kDh > 0 ? kDh : n.Dh; }
+};
+
+// kN parameters, each as a vector of W copies: broadcast once into registers when kN is
+// a constant (> 0), read at each use otherwise. The lanes' buffers are vectors of real,
+// which may alias the parameters, so the compiler would reload them after every store.
+template <int W, int kN>
+struct Params {
+    const real* p;
+    Vec<W> v[kN > 0 ? kN : 1];
+    [[gnu::always_inline]] explicit Params(const real* src) : p(src) {
+        if constexpr (kN > 0)
+            for (int i = 0; i < kN; ++i) v[i] = bcast<W>(src[i]);
+    }
+    [[gnu::always_inline]] Vec<W> operator[](int i) const {
+        if constexpr (kN > 0)
+            return v[i];
+        else
+            return bcast<W>(p[i]);
+    }
+};
+
+// row[0..kN) copied into `local` (registers) when kN is a constant, for the same reason;
+// else row itself.
+template <int kN, class V>
+[[gnu::always_inline]] inline const V* in_registers(V* local, const V* row) {
+    if constexpr (kN > 0) {
+        for (int i = 0; i < kN; ++i) local[i] = row[i];
+        return local;
+    }
+    return row;
+}
+
+// ----------------------------------------------------------------------------
 // embedding (Transformer::embed_forward / embed_backward)
 
-template <int W, int kD>
+template <int W, class S>
 [[gnu::always_inline]] inline void embed_forward(Vec<W>* X, const Vec<W>* kind, const Vec<W>* value, const real* p,
                                                  const Net& n) {
     // X (T, D)
     using V = Vec<W>;
     const ParamLayout& ly = *n.lay;
-    const int D = kD > 0 ? kD : n.D;
+    const int T = S::T(n), D = S::D(n);
     const real *w_num = p + ly.w_num, *b_num = p + ly.b_num, *e_sep = p + ly.e_sep;
     const real* e_bos = ly.e_bos == kAbsent ? e_sep : p + ly.e_bos;
     const real* pos = ly.W_pos == kAbsent ? nullptr : p + ly.W_pos;
-    for (int t = 0; t < n.T; ++t) {
+    for (int t = 0; t < T; ++t) {
         const auto number = kind[t] == real(kNumber), sep = kind[t] == real(kSep);
         for (int c = 0; c < D; ++c) {
             const V token = sep ? bcast<W>(e_sep[c]) : bcast<W>(e_bos[c]);
@@ -214,14 +260,14 @@ template <int W, int kD>
     }
 }
 
-template <int W, int kD, bool kTail>
+template <int W, class S, bool kTail>
 [[gnu::always_inline]] inline void embed_backward(Vec<W>* G, const Vec<W>* dX, const Vec<W>* kind,
                                                   const Vec<W>* value, Mask<W> live, const Net& n) {
     // dX (T, D)
     const ParamLayout& ly = *n.lay;
-    const int D = kD > 0 ? kD : n.D;
+    const int T = S::T(n), D = S::D(n);
     Vec<W>* g_pos = ly.W_pos == kAbsent ? nullptr : G + ly.W_pos;
-    for (int t = 0; t < n.T; ++t) {
+    for (int t = 0; t < T; ++t) {
         const Mask<W> number = (kind[t] == real(kNumber)) & live, sep = (kind[t] == real(kSep)) & live,
                       bos = (kind[t] == real(kBos)) & live;
         for (int c = 0; c < D; ++c) {
@@ -237,23 +283,25 @@ template <int W, int kD, bool kTail>
 
 // ----------------------------------------------------------------------------
 // Q, K, V of every head: out_m (T, H, Dh) = x (T, D) @ W_m[h] (D, Dh) + b_m[h], m = Q, K, V
-// (linear3_forward / linear3_backward, head by head)
+// (linear3_forward / linear3_backward, head by head). One matrix at a time, so that its
+// weights (and in the backward its gradient sums) fit in registers; every output and
+// every sum still takes its terms in the row path's order.
 
 struct Qkv {
     const real* W[3];  // [n_heads, d_model, d_head]
     const real* b[3];  // [n_heads, d_head] or nullptr
 };
 
-template <int W, int kD, int kDh>
+template <int W, class S>
 [[gnu::always_inline]] inline void qkv_forward(Vec<W>* const out[3], const Vec<W>* X, const Qkv& q, const Net& n) {
     using V = Vec<W>;
-    const int D = kD > 0 ? kD : n.D, Dh = kDh > 0 ? kDh : n.Dh, HD = n.H * Dh;
-    for (int t = 0; t < n.T; ++t) {
-        const V* x = X + t * D;
-        for (int h = 0; h < n.H; ++h)
-            for (int m = 0; m < 3; ++m) {
-                const real* Wm = q.W[m] + static_cast<size_t>(h) * D * Dh;
-                const real* bm = q.b[m] ? q.b[m] + static_cast<size_t>(h) * Dh : nullptr;
+    const int T = S::T(n), H = S::H(n), D = S::D(n), Dh = S::Dh(n), HD = H * Dh;
+    for (int h = 0; h < H; ++h)
+        for (int m = 0; m < 3; ++m) {
+            const Params<W, S::kHeadW> Wm(q.W[m] + static_cast<size_t>(h) * D * Dh);  // (D, Dh)
+            const real* bm = q.b[m] ? q.b[m] + static_cast<size_t>(h) * Dh : nullptr;
+            for (int t = 0; t < T; ++t) {
+                const V* x = X + t * D;
                 for (int j = 0; j < Dh; ++j) {
                     V s = bm && !n.qkv_gemm ? bcast<W>(bm[j]) : V{};
                     for (int c = 0; c < D; ++c) s += x[c] * Wm[c * Dh + j];
@@ -261,74 +309,67 @@ template <int W, int kD, int kDh>
                     out[m][t * HD + h * Dh + j] = s;
                 }
             }
-    }
+        }
 }
 
-template <int W, int kD, int kDh, bool kTail>
+template <int W, class S, bool kTail>
 [[gnu::always_inline]] inline void qkv_backward(Vec<W>* dX, Vec<W>* G, const Vec<W>* const dout[3], const Vec<W>* X,
                                                 const Qkv& q, const size_t gW[3], const size_t gb[3], Mask<W> live,
                                                 const Net& n) {
+    // dX (T, D) += dout_m @ W_m[h]^T, over h and m in that order (each element's terms
+    // in the row path's order)
     using V = Vec<W>;
-    const int D = kD > 0 ? kD : n.D, Dh = kDh > 0 ? kDh : n.Dh, HD = n.H * Dh;
-    constexpr bool kFixed = kD > 0 && kDh > 0;
-    for (int h = 0; h < n.H; ++h) {
-        // this head's weight-gradient sums, in registers when the sizes are known
-        V lw[3][kFixed ? kD * kDh : 1], lb[3][kFixed ? kDh : 1];
-        V* dW[3];
-        V* db[3];
+    const int T = S::T(n), H = S::H(n), D = S::D(n), Dh = S::Dh(n), HD = H * Dh;
+    constexpr int kW = S::kHeadW, kB = kW > 0 ? S::kDh : 0;
+    for (int h = 0; h < H; ++h)
         for (int m = 0; m < 3; ++m) {
-            V* gw = G + gW[m] + static_cast<size_t>(h) * D * Dh;
-            V* gbias = q.b[m] ? G + gb[m] + static_cast<size_t>(h) * Dh : nullptr;
-            if constexpr (kFixed) {
-                for (int i = 0; i < kD * kDh; ++i) lw[m][i] = gw[i];
-                for (int j = 0; j < kDh; ++j) lb[m][j] = gbias ? gbias[j] : V{};
-                dW[m] = lw[m];
-                db[m] = lb[m];
-            } else {
-                dW[m] = gw;
-                db[m] = gbias;
+            const Params<W, kW> Wm(q.W[m] + static_cast<size_t>(h) * D * Dh);  // (D, Dh)
+            // the gradient sums of W_m[h] and b_m[h], in registers when the sizes are known
+            V* const gw = G + gW[m] + static_cast<size_t>(h) * D * Dh;
+            V* const gbias = q.b[m] ? G + gb[m] + static_cast<size_t>(h) * Dh : nullptr;
+            V lw[kW > 0 ? kW : 1], lb[kB > 0 ? kB : 1];
+            V* dW = gw;
+            V* db = gbias;
+            if constexpr (kW > 0) {
+                for (int i = 0; i < kW; ++i) lw[i] = gw[i];
+                for (int j = 0; j < kB; ++j) lb[j] = gbias ? gbias[j] : V{};
+                dW = lw;
+                db = gbias ? lb : nullptr;
             }
-        }
-        for (int t = 0; t < n.T; ++t) {
-            const V* x = X + t * D;
-            V* dx = dX + t * D;
-            for (int m = 0; m < 3; ++m) {
+            for (int t = 0; t < T; ++t) {
+                const V* x = X + t * D;
+                V* dx = dX + t * D;
                 const V* dy = dout[m] + t * HD + h * Dh;
-                const real* Wm = q.W[m] + static_cast<size_t>(h) * D * Dh;
                 for (int c = 0; c < D; ++c) {
                     V s{};
                     for (int j = 0; j < Dh; ++j) {
                         s += dy[j] * Wm[c * Dh + j];
-                        add_masked<kTail>(dW[m][c * Dh + j], x[c] * dy[j], live);
+                        add_masked<kTail>(dW[c * Dh + j], x[c] * dy[j], live);
                     }
                     dx[c] += s;
                 }
-                if (q.b[m])
-                    for (int j = 0; j < Dh; ++j) add_masked<kTail>(db[m][j], dy[j], live);
+                if (db)
+                    for (int j = 0; j < Dh; ++j) add_masked<kTail>(db[j], dy[j], live);
+            }
+            if constexpr (kW > 0) {
+                for (int i = 0; i < kW; ++i) gw[i] = lw[i];
+                if (gbias)
+                    for (int j = 0; j < kB; ++j) gbias[j] = lb[j];
             }
         }
-        if constexpr (kFixed) {
-            for (int m = 0; m < 3; ++m) {
-                V* gw = G + gW[m] + static_cast<size_t>(h) * D * Dh;
-                for (int i = 0; i < kD * kDh; ++i) gw[i] = lw[m][i];
-                if (q.b[m])
-                    for (int j = 0; j < kDh; ++j) G[gb[m] + static_cast<size_t>(h) * Dh + j] = lb[m][j];
-            }
-        }
-    }
 }
 
 // ----------------------------------------------------------------------------
 // QK-norm: RMSNorm of each (position, head) row of d_head values, one gain for all
 // heads (norm_forward / norm_backward with rms = true, no bias)
 
-template <int W, int kDh>
+template <int W, class S>
 [[gnu::always_inline]] inline void qk_norm_forward(Vec<W>* out, Vec<W>* rstd, const Vec<W>* in, const real* gain,
                                                    const Net& n) {
     // in, out (T, H, Dh); rstd (T, H)
     using V = Vec<W>;
-    const int Dh = kDh > 0 ? kDh : n.Dh;
-    for (int r = 0; r < n.T * n.H; ++r) {
+    const int Dh = S::Dh(n);
+    for (int r = 0; r < S::T(n) * S::H(n); ++r) {
         const V* x = in + r * Dh;
         const V m{};
         V var{};
@@ -340,13 +381,13 @@ template <int W, int kDh>
     }
 }
 
-template <int W, int kDh, bool kTail>
+template <int W, class S, bool kTail>
 [[gnu::always_inline]] inline void qk_norm_backward(Vec<W>* din, Vec<W>* dgain, const Vec<W>* dout, const Vec<W>* in,
                                                     const real* gain, const Vec<W>* rstd, Mask<W> live, const Net& n) {
     // din written whole (what adding to a zeroed buffer gives)
     using V = Vec<W>;
-    const int Dh = kDh > 0 ? kDh : n.Dh;
-    for (int r = 0; r < n.T * n.H; ++r) {
+    const int Dh = S::Dh(n);
+    for (int r = 0; r < S::T(n) * S::H(n); ++r) {
         const V* x = in + r * Dh;
         const V* dy = dout + r * Dh;
         const V m{};
@@ -381,19 +422,21 @@ template <int W, int kDh, bool kTail>
 // order: logits and the row maximum; the exps (of logit - row max) of consecutive
 // computed rows as one run, four at a time (exp_lanes_n); then per row the sum, the
 // normalisation and z.
-template <int W, int kDh>
+template <int W, class S>
 [[gnu::always_inline]] inline void attention_forward(Vec<W>* Z, Vec<W>* P, Vec<W>* rowmax, const Vec<W>* Q,
                                                      const Vec<W>* K, const Vec<W>* Vv, const Vec<W>* mask,
                                                      const unsigned char* rows, int h, const Net& n) {
     // Z, Q, K, Vv (T, H, Dh); P (H, T (T + 1) / 2); rowmax (T) scratch
     using V = Vec<W>;
-    const int T = n.T, Dh = kDh > 0 ? kDh : n.Dh, HD = n.H * Dh;
+    constexpr int kDh = S::kDh;
+    const int T = S::T(n), Dh = S::Dh(n), HD = S::H(n) * Dh;
     const real scale = n.scale;
     const bool scaled = scale != real(1);
     V* Ph = P + static_cast<size_t>(h) * T * (T + 1) / 2;
     for (int i = 0; i < T; ++i) {
         if (!row_on(rows, i)) continue;
-        const V* qi = Q + i * HD + h * Dh;
+        V q[kDh > 0 ? kDh : 1];
+        const V* qi = in_registers<kDh>(q, Q + i * HD + h * Dh);
         V* p = Ph + i * (i + 1) / 2;
         V maxv = bcast<W>(-std::numeric_limits<real>::infinity());
         for (int j = 0; j <= i; ++j) {
@@ -456,14 +499,15 @@ template <int W, int kDh>
     }
 }
 
-template <int W, int kDh, bool kMasked>
+template <int W, class S, bool kMasked>
 [[gnu::always_inline]] inline void attention_backward(Vec<W>* dQ, Vec<W>* dK, Vec<W>* dV, Vec<W>* dP,
                                                       const Vec<W>* dZ, const Vec<W>* P, const Vec<W>* Q,
                                                       const Vec<W>* K, const Vec<W>* Vv, const Vec<W>* mask,
                                                       const unsigned char* rows, int h, const Net& n) {
     // dQ, dK, dV (T, H, Dh), zeroed by the caller, += this head's part
     using V = Vec<W>;
-    const int T = n.T, Dh = kDh > 0 ? kDh : n.Dh, HD = n.H * Dh;
+    constexpr int kDh = S::kDh;
+    const int T = S::T(n), Dh = S::Dh(n), HD = S::H(n) * Dh;
     const real scale = n.scale;
     const bool scaled = scale != real(1);
     const V* Ph = P + static_cast<size_t>(h) * T * (T + 1) / 2;
@@ -474,7 +518,8 @@ template <int W, int kDh, bool kMasked>
             if (!rows[i]) continue;
         }
         const V* p = Ph + i * (i + 1) / 2;
-        const V* dzi = dZ + i * HD + h * Dh;
+        V dz[kDh > 0 ? kDh : 1], q[kDh > 0 ? kDh : 1];
+        const V* dzi = in_registers<kDh>(dz, dZ + i * HD + h * Dh);
         V p_dot_dp{};
         for (int j = 0; j <= i; ++j) {
             const V* vj = Vv + j * HD + h * Dh;
@@ -488,7 +533,7 @@ template <int W, int kDh, bool kMasked>
             p_dot_dp += p[j] * s;
         }
         // softmax backward: dlogit_j = p_j (dp_j - sum_k p_k dp_k)
-        const V* qi = Q + i * HD + h * Dh;
+        const V* qi = in_registers<kDh>(q, Q + i * HD + h * Dh);
         V* dqo = dQ + i * HD + h * Dh;
         V acc[kDh > 0 ? kDh : 1];  // dq_i in registers when d_head is known
         V* dqi = kDh > 0 ? acc : dqo;
@@ -513,20 +558,24 @@ template <int W, int kDh, bool kMasked>
 // output projection and residual: Xn (T, D) = X + sum_h Z[., h] (T, Dh) @ W_O[h] (Dh, D)
 // + b_O (linear_forward / linear_backward head by head, accumulating after head 0)
 
-template <int W, int kD, int kDh>
+template <int W, class S>
 [[gnu::always_inline]] inline void out_forward(Vec<W>* Xn, const Vec<W>* X, const Vec<W>* Z, const real* W_O,
                                                const real* b_O, const Net& n) {
     using V = Vec<W>;
-    const int D = kD > 0 ? kD : n.D, Dh = kDh > 0 ? kDh : n.Dh, HD = n.H * Dh;
-    for (int t = 0; t < n.T; ++t)
+    const int T = S::T(n), H = S::H(n), D = S::D(n), Dh = S::Dh(n), HD = H * Dh;
+    // with one head of known size, W_O in registers
+    const Params<W, S::kH == 1 ? S::kHeadW : 0> W0(W_O);
+    for (int t = 0; t < T; ++t)
         for (int j = 0; j < D; ++j) {
             V o{};
-            for (int h = 0; h < n.H; ++h) {
+            for (int h = 0; h < H; ++h) {
                 const V* z = Z + t * HD + h * Dh;
-                const real* Wh = W_O + static_cast<size_t>(h) * Dh * D;
                 const bool bias = h == 0 && b_O;
                 V s = bias && !n.wo_gemm ? bcast<W>(b_O[j]) : V{};
-                for (int c = 0; c < Dh; ++c) s += z[c] * Wh[c * D + j];
+                if constexpr (S::kH == 1)
+                    for (int c = 0; c < Dh; ++c) s += z[c] * W0[c * D + j];
+                else
+                    for (int c = 0; c < Dh; ++c) s += z[c] * W_O[(static_cast<size_t>(h) * Dh + c) * D + j];
                 if (h == 0) {
                     o = s;
                     if (bias && n.wo_gemm) o += b_O[j];
@@ -538,27 +587,27 @@ template <int W, int kD, int kDh>
         }
 }
 
-template <int W, int kD, int kDh, bool kTail>
+template <int W, class S, bool kTail>
 [[gnu::always_inline]] inline void out_backward(Vec<W>* dZ, Vec<W>* G, const Vec<W>* dX, const Vec<W>* Z,
                                                 const real* W_O, size_t gW_O, size_t gb_O, Mask<W> live,
                                                 const Net& n) {
     // dZ (T, H, Dh) written whole; dX (T, D) = d loss / d attn_out
     using V = Vec<W>;
-    const int D = kD > 0 ? kD : n.D, Dh = kDh > 0 ? kDh : n.Dh, HD = n.H * Dh;
-    constexpr bool kFixed = kD > 0 && kDh > 0;
-    for (int h = 0; h < n.H; ++h) {
+    const int T = S::T(n), H = S::H(n), D = S::D(n), Dh = S::Dh(n), HD = H * Dh;
+    constexpr int kW = S::kHeadW, kB = kW > 0 ? S::kD : 0;
+    for (int h = 0; h < H; ++h) {
         const bool bias = h == 0 && gb_O != kAbsent;
-        V lw[kFixed ? kDh * kD : 1], lb[kFixed ? kD : 1];
+        const Params<W, kW> Wh(W_O + static_cast<size_t>(h) * Dh * D);  // (Dh, D)
+        V lw[kW > 0 ? kW : 1], lb[kB > 0 ? kB : 1];
         V* dW = G + gW_O + static_cast<size_t>(h) * Dh * D;
         V* db = bias ? G + gb_O : nullptr;
-        if constexpr (kFixed) {
-            for (int i = 0; i < kDh * kD; ++i) lw[i] = dW[i];
-            for (int j = 0; j < kD; ++j) lb[j] = bias ? db[j] : V{};
+        if constexpr (kW > 0) {
+            for (int i = 0; i < kW; ++i) lw[i] = dW[i];
+            for (int j = 0; j < kB; ++j) lb[j] = bias ? db[j] : V{};
             dW = lw;
             db = bias ? lb : nullptr;
         }
-        const real* Wh = W_O + static_cast<size_t>(h) * Dh * D;
-        for (int t = 0; t < n.T; ++t) {
+        for (int t = 0; t < T; ++t) {
             const V* z = Z + t * HD + h * Dh;
             const V* dy = dX + t * D;
             for (int c = 0; c < Dh; ++c) {
@@ -572,11 +621,11 @@ template <int W, int kD, int kDh, bool kTail>
             if (bias)
                 for (int j = 0; j < D; ++j) add_masked<kTail>(db[j], dy[j], live);
         }
-        if constexpr (kFixed) {
+        if constexpr (kW > 0) {
             V* gw = G + gW_O + static_cast<size_t>(h) * Dh * D;
-            for (int i = 0; i < kDh * kD; ++i) gw[i] = lw[i];
+            for (int i = 0; i < kW; ++i) gw[i] = lw[i];
             if (bias)
-                for (int j = 0; j < kD; ++j) G[gb_O + j] = lb[j];
+                for (int j = 0; j < kB; ++j) G[gb_O + j] = lb[j];
         }
     }
 }
@@ -584,31 +633,33 @@ template <int W, int kD, int kDh, bool kTail>
 // ----------------------------------------------------------------------------
 // readout and loss (readout_*, mse_* of layers.cpp)
 
-template <int W, int kD>
+template <int W, class S>
 [[gnu::always_inline]] inline void readout_forward(Vec<W>* out, const Vec<W>* X, const real* W_U, const real* b_U,
                                                    const Net& n) {
     // out (T) = X (T, D) @ W_U + b_U
-    const int D = kD > 0 ? kD : n.D;
-    for (int t = 0; t < n.T; ++t) {
+    const int D = S::D(n);
+    const Params<W, S::kD> Wu(W_U);
+    for (int t = 0; t < S::T(n); ++t) {
         Vec<W> s = bcast<W>(b_U[0]);
-        for (int c = 0; c < D; ++c) s += X[t * D + c] * W_U[c];
+        for (int c = 0; c < D; ++c) s += X[t * D + c] * Wu[c];
         out[t] = s;
     }
 }
 
-template <int W, int kD, bool kTail>
+template <int W, class S, bool kTail>
 [[gnu::always_inline]] inline void readout_backward(Vec<W>* dX, Vec<W>* G, const Vec<W>* dout, const Vec<W>* X,
                                                     const real* W_U, size_t gW_U, size_t gb_U, Mask<W> live,
                                                     const Net& n) {
     // dX (T, D) written whole: a zeroed buffer plus g W_U where g != 0
     using V = Vec<W>;
-    const int D = kD > 0 ? kD : n.D;
-    for (int t = 0; t < n.T; ++t) {
+    const int D = S::D(n);
+    const Params<W, S::kD> Wu(W_U);
+    for (int t = 0; t < S::T(n); ++t) {
         const V g = dout[t];
         const Mask<W> nz = g != V{};  // unsupervised positions carry no gradient
         const Mask<W> on = nz & live;
         for (int c = 0; c < D; ++c) {
-            dX[t * D + c] = nz ? V{} + g * W_U[c] : V{};
+            dX[t * D + c] = nz ? V{} + g * Wu[c] : V{};
             add_masked<true>(G[gW_U + c], g * X[t * D + c], on);
         }
         add_masked<true>(G[gb_U], g, on);
@@ -634,20 +685,20 @@ template <int W>
 // one slot: forward, then (kBackward) backward, of the W sequences; buf is the group's
 // workspace (Offsets), its G and loss the sums so far.
 
-template <int W, int kD, int kDh, bool kBackward, bool kTail>
+template <int W, class S, bool kBackward, bool kTail>
 [[gnu::always_inline]] inline void slot_step(Vec<W>* buf, const real* p, Mask<W> live, const Net& n) {
     using V = Vec<W>;
     const Offsets& o = n.off;
     const ParamLayout& ly = *n.lay;
-    const int T = n.T, D = kD > 0 ? kD : n.D, HD = n.H * (kDh > 0 ? kDh : n.Dh), L = n.L;
+    const int T = S::T(n), H = S::H(n), D = S::D(n), HD = H * S::Dh(n), L = n.L;
     const size_t TD = static_cast<size_t>(T) * D, THD = static_cast<size_t>(T) * HD;
-    const size_t tri = static_cast<size_t>(n.H) * T * (T + 1) / 2;
+    const size_t tri = static_cast<size_t>(H) * T * (T + 1) / 2;
     const V *kind = buf + o.kind, *value = buf + o.value, *target = buf + o.target, *weight = buf + o.weight;
     V* G = buf + o.G;
     unsigned char* rows_on = reinterpret_cast<unsigned char*>(buf + o.rows);
     for (int t = 0; t < T; ++t) rows_on[t] = any_lane<W>(weight[t] != V{});
 
-    embed_forward<W, kD>(buf + o.X, kind, value, p, n);
+    embed_forward<W, S>(buf + o.X, kind, value, p, n);
     for (int l = 0; l < L; ++l) {
         const BlockOffsets& bo = ly.blocks[l];
         V *Q = buf + o.Q + l * THD, *K = buf + o.K + l * THD, *Vv = buf + o.Vv + l * THD, *Z = buf + o.Z + l * THD;
@@ -656,25 +707,25 @@ template <int W, int kD, int kDh, bool kBackward, bool kTail>
                       {bo.b_Q == kAbsent ? nullptr : p + bo.b_Q, bo.b_K == kAbsent ? nullptr : p + bo.b_K,
                        bo.b_V == kAbsent ? nullptr : p + bo.b_V}};
         V* const lin[3] = {n.qk_norm ? buf + o.Qpre + l * THD : Q, n.qk_norm ? buf + o.Kpre + l * THD : K, Vv};
-        qkv_forward<W, kD, kDh>(lin, buf + o.X + l * TD, qkv, n);
+        qkv_forward<W, S>(lin, buf + o.X + l * TD, qkv, n);
         if (n.qk_norm) {
-            qk_norm_forward<W, kDh>(Q, buf + o.q_rstd + l * T * n.H, lin[0], p + bo.q_norm_w, n);
-            qk_norm_forward<W, kDh>(K, buf + o.k_rstd + l * T * n.H, lin[1], p + bo.k_norm_w, n);
+            qk_norm_forward<W, S>(Q, buf + o.q_rstd + l * T * H, lin[0], p + bo.q_norm_w, n);
+            qk_norm_forward<W, S>(K, buf + o.k_rstd + l * T * H, lin[1], p + bo.k_norm_w, n);
         }
         const V* mask = l == L - 1 ? weight : nullptr;
         const unsigned char* rows = l == L - 1 ? rows_on : nullptr;
-        for (int h = 0; h < n.H; ++h) attention_forward<W, kDh>(Z, Pl, buf + o.dP, Q, K, Vv, mask, rows, h, n);
-        out_forward<W, kD, kDh>(buf + o.X + (l + 1) * TD, buf + o.X + l * TD, Z, p + bo.W_O,
-                                bo.b_O == kAbsent ? nullptr : p + bo.b_O, n);
+        for (int h = 0; h < H; ++h) attention_forward<W, S>(Z, Pl, buf + o.dP, Q, K, Vv, mask, rows, h, n);
+        out_forward<W, S>(buf + o.X + (l + 1) * TD, buf + o.X + l * TD, Z, p + bo.W_O,
+                          bo.b_O == kAbsent ? nullptr : p + bo.b_O, n);
     }
     const V* final_resid = buf + o.X + L * TD;
-    readout_forward<W, kD>(buf + o.out, final_resid, p + ly.W_U, p + ly.b_U, n);
+    readout_forward<W, S>(buf + o.out, final_resid, p + ly.W_U, p + ly.b_U, n);
     mse_forward<W, kTail>(buf[o.loss], buf + o.out, target, weight, live, T);
     if constexpr (!kBackward) return;
 
     V* dX = buf + o.dX;
     mse_backward<W>(buf + o.dout, buf + o.out, target, weight, T);
-    readout_backward<W, kD, kTail>(dX, G, buf + o.dout, final_resid, p + ly.W_U, ly.W_U, ly.b_U, live, n);
+    readout_backward<W, S, kTail>(dX, G, buf + o.dout, final_resid, p + ly.W_U, ly.W_U, ly.b_U, live, n);
     for (int l = L - 1; l >= 0; --l) {
         const BlockOffsets& bo = ly.blocks[l];
         const V *Q = buf + o.Q + l * THD, *K = buf + o.K + l * THD, *Vv = buf + o.Vv + l * THD,
@@ -682,22 +733,24 @@ template <int W, int kD, int kDh, bool kBackward, bool kTail>
         const V* Pl = buf + o.P + l * tri;
         V *dQ = buf + o.dQ, *dK = buf + o.dK, *dV = buf + o.dV, *dZ = buf + o.dZ;
         // dX holds d loss / d resid_post = d loss / d resid_mid = d loss / d attn_out
-        out_backward<W, kD, kDh, kTail>(dZ, G, dX, Z, p + bo.W_O, bo.W_O, bo.b_O, live, n);
-        for (size_t i = 0; i < THD; ++i) dQ[i] = dK[i] = dV[i] = V{};
+        out_backward<W, S, kTail>(dZ, G, dX, Z, p + bo.W_O, bo.W_O, bo.b_O, live, n);
+        for (size_t i = 0; i < THD; ++i) dQ[i] = V{};
+        for (size_t i = 0; i < THD; ++i) dK[i] = V{};
+        for (size_t i = 0; i < THD; ++i) dV[i] = V{};
         const V* mask = l == L - 1 ? weight : nullptr;
-        for (int h = 0; h < n.H; ++h) {
+        for (int h = 0; h < H; ++h) {
             if (mask)
-                attention_backward<W, kDh, true>(dQ, dK, dV, buf + o.dP, dZ, Pl, Q, K, Vv, mask, rows_on, h, n);
+                attention_backward<W, S, true>(dQ, dK, dV, buf + o.dP, dZ, Pl, Q, K, Vv, mask, rows_on, h, n);
             else
-                attention_backward<W, kDh, false>(dQ, dK, dV, buf + o.dP, dZ, Pl, Q, K, Vv, mask, nullptr, h, n);
+                attention_backward<W, S, false>(dQ, dK, dV, buf + o.dP, dZ, Pl, Q, K, Vv, mask, nullptr, h, n);
         }
         const V* dq = dQ;
         const V* dk = dK;
         if (n.qk_norm) {
-            qk_norm_backward<W, kDh, kTail>(buf + o.dQpre, G + bo.q_norm_w, dQ, buf + o.Qpre + l * THD,
-                                             p + bo.q_norm_w, buf + o.q_rstd + l * T * n.H, live, n);
-            qk_norm_backward<W, kDh, kTail>(buf + o.dKpre, G + bo.k_norm_w, dK, buf + o.Kpre + l * THD,
-                                             p + bo.k_norm_w, buf + o.k_rstd + l * T * n.H, live, n);
+            qk_norm_backward<W, S, kTail>(buf + o.dQpre, G + bo.q_norm_w, dQ, buf + o.Qpre + l * THD,
+                                          p + bo.q_norm_w, buf + o.q_rstd + l * T * H, live, n);
+            qk_norm_backward<W, S, kTail>(buf + o.dKpre, G + bo.k_norm_w, dK, buf + o.Kpre + l * THD,
+                                          p + bo.k_norm_w, buf + o.k_rstd + l * T * H, live, n);
             dq = buf + o.dQpre;
             dk = buf + o.dKpre;
         }
@@ -706,15 +759,15 @@ template <int W, int kD, int kDh, bool kBackward, bool kTail>
                        bo.b_V == kAbsent ? nullptr : p + bo.b_V}};
         const V* const dlin[3] = {dq, dk, dV};
         const size_t gW[3] = {bo.W_Q, bo.W_K, bo.W_V}, gb[3] = {bo.b_Q, bo.b_K, bo.b_V};
-        qkv_backward<W, kD, kDh, kTail>(dX, G, dlin, buf + o.X + l * TD, qkv, gW, gb, live, n);
+        qkv_backward<W, S, kTail>(dX, G, dlin, buf + o.X + l * TD, qkv, gW, gb, live, n);
         // dX now holds d loss / d resid_pre of block l = d loss / d resid_post of block l - 1
     }
-    embed_backward<W, kD, kTail>(G, dX, kind, value, live, n);
+    embed_backward<W, S, kTail>(G, dX, kind, value, live, n);
 }
 
 // All slots of group g (lanes = shards g * W .. g * W + W - 1; shards >= n_shards are
 // empty). Slots every lane has run unmasked; the rest with `live`.
-template <int W, int kD, int kDh, bool kBackward>
+template <int W, class S, bool kBackward>
 [[gnu::always_inline]] inline void group_run(real* work, const real* p, const Batch& batch, const int* shard_begin,
                                              int n_shards, int g, const Net& n) {
     using V = Vec<W>;
@@ -736,20 +789,25 @@ template <int W, int kD, int kDh, bool kBackward>
             seq[w] = in ? shard_begin[g * W + w] + i : -1;
             live[w] = in ? -1 : 0;
         }
-        inputs_load<W>(buf + n.off.kind, buf + n.off.value, buf + n.off.target, buf + n.off.weight, batch, seq, n.T,
-                       n.zeros, n.izeros);
+        inputs_load<W>(buf + n.off.kind, buf + n.off.value, buf + n.off.target, buf + n.off.weight, batch, seq,
+                       S::T(n), n.zeros, n.izeros);
         if (i < n_full)
-            slot_step<W, kD, kDh, kBackward, false>(buf, p, live, n);
+            slot_step<W, S, kBackward, false>(buf, p, live, n);
         else
-            slot_step<W, kD, kDh, kBackward, true>(buf, p, live, n);
+            slot_step<W, S, kBackward, true>(buf, p, live, n);
     }
 }
 
+// The paper's minimal model (T 16, one head, d_model = d_head = 2) with all its sizes as
+// constants; other models with d_model = d_head = 2 with those two; the rest generic.
 template <int W, bool kBackward>
 [[gnu::always_inline]] inline void group_dispatch(real* work, const real* p, const Batch& batch,
                                                   const int* shard_begin, int n_shards, int g, const Net& n) {
-    if (n.D == 2 && n.Dh == 2) return group_run<W, 2, 2, kBackward>(work, p, batch, shard_begin, n_shards, g, n);
-    group_run<W, 0, 0, kBackward>(work, p, batch, shard_begin, n_shards, g, n);
+    if (n.T == 16 && n.H == 1 && n.D == 2 && n.Dh == 2)
+        return group_run<W, Shape<16, 1, 2, 2>, kBackward>(work, p, batch, shard_begin, n_shards, g, n);
+    if (n.D == 2 && n.Dh == 2)
+        return group_run<W, Shape<0, 0, 2, 2>, kBackward>(work, p, batch, shard_begin, n_shards, g, n);
+    group_run<W, Shape<0, 0, 0, 0>, kBackward>(work, p, batch, shard_begin, n_shards, g, n);
 }
 
 #define CTR_GROUP_ARGS real *work, const real *p, const Batch &batch, const int *shard_begin, int n_shards, int g, \
