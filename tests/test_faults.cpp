@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "cli_helpers.hpp"
+#include "helpers/run_file.hpp"
 #include "helpers/tmpfs.hpp"
 
 using namespace ctr_test;
@@ -41,23 +42,10 @@ struct ScopedEnv {
     ~ScopedEnv() { ::unsetenv(name.c_str()); }
 };
 
-// "" when the two finished run files hold the same data bit for bit, else the first
-// difference.
+// "" when the finished run file b holds the uninterrupted run a bit for bit, else the
+// first difference.
 std::string difference(const std::string& a_path, const std::string& b_path) {
-    try {
-        H5File a(a_path), b(b_path);
-        for (const char* group : {"/metrics", "/snapshots", "/checkpoint", "/probe"}) {
-            const auto names = h5_datasets(a.id(), group);
-            if (names != h5_datasets(b.id(), group)) return std::string("datasets of ") + group;
-            for (const std::string& n : names)
-                if (h5_raw(a.id(), n) != h5_raw(b.id(), n)) return n;
-        }
-        if (h5_attrs(a.id(), "/verdict") != h5_attrs(b.id(), "/verdict")) return "/verdict";
-        if (h5_attr_string(b.id(), "/", "status") != "complete") return "status";
-    } catch (const std::exception& e) {
-        return e.what();
-    }
-    return "";
+    return run_difference(a_path, b_path, {"/metrics", "/snapshots", "/checkpoint", "/probe"}, {"/verdict"});
 }
 
 const std::string& straight_run(int steps) {
@@ -100,19 +88,6 @@ void tally_ending(KillTally& tally, const std::string& straight, const fs::path&
         else if (d.find("is damaged") == std::string::npos) tally.different.push_back(name + ": " + d);
     }
     fs::remove(file);
-}
-
-// Sets the root's seed attribute of the run file at path (raw HDF5): a file ctr-train
-// then refuses as damaged.
-void set_seed_attribute(const std::string& path, uint64_t seed) {
-    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-    const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
-    REQUIRE(f >= 0);
-    const hid_t a = H5Aopen(f, "seed", H5P_DEFAULT);
-    REQUIRE(a >= 0);
-    REQUIRE(H5Awrite(a, H5T_NATIVE_UINT64, &seed) >= 0);
-    H5Aclose(a);
-    H5Fclose(f);
 }
 
 }  // namespace
@@ -197,7 +172,7 @@ TEST_CASE("faults: a run whose resume is refused as damaged counts as refused an
     }
     REQUIRE(fs::exists(t.dir / "r.h5"));
     REQUIRE(difference(straight, t.path("r.h5")) == "/metrics/eval_loss");  // its rows stop early
-    set_seed_attribute(t.path("r.h5"), 1);  // minimal.yaml's seed is 0
+    set_root_attribute<uint64_t>(t.path("r.h5"), "seed", 1);  // minimal.yaml's seed is 0
     const Result r = run_ctr({"--resume", "r.h5", "--quiet"}, t.dir);
     INFO(r.err);
     REQUIRE(r.code == 2);

@@ -62,25 +62,6 @@ bool check_killed_run(const TempDir& t, const std::string& name, const std::stri
     return true;
 }
 
-// The first difference between two finished run files ("" when they are equal bit for
-// bit), without asserting: for the stress test, which counts rather than stops.
-std::string first_difference(const std::string& a_path, const std::string& b_path) {
-    try {
-        H5File a(a_path), b(b_path);
-        for (const char* group : {"/metrics", "/snapshots", "/checkpoint"}) {
-            const auto names = h5_datasets(a.id(), group);
-            if (names != h5_datasets(b.id(), group)) return std::string("datasets of ") + group;
-            for (const std::string& n : names)
-                if (h5_raw(a.id(), n) != h5_raw(b.id(), n)) return n;
-        }
-        if (h5_attrs(a.id(), "/checkpoint") != h5_attrs(b.id(), "/checkpoint")) return "/checkpoint attributes";
-        if (h5_attr_string(a.id(), "/", "status") != "complete") return "status";
-    } catch (const std::exception& e) {
-        return e.what();
-    }
-    return "";
-}
-
 // kLong with a checkpoint every 1,000 steps: a kill a few steps after step 1260 or 2460
 // comes hundreds of steps before the next checkpoint even on a loaded machine, so the
 // file holds rows written after its last one. (With kLong's checkpoint every 100 steps
@@ -179,7 +160,8 @@ TEST_CASE("SIGKILL at random moments, flushes included", "[.][crash-stress]") {
             ++resume_failed;  // a clear error message from a damaged file
         } else if (r.code != 0) {
             crashed.push_back(what + ": resume exit " + std::to_string(r.code));
-        } else if (const std::string d = first_difference(path, straight); !d.empty()) {
+        } else if (const std::string d = run_difference(straight, path, {"/metrics", "/snapshots", "/checkpoint"}, {"/checkpoint"});
+                   !d.empty()) {
             diverged.push_back(what + ": " + d);
         } else {
             ++resumed;

@@ -7,6 +7,7 @@
 
 #include "cli_helpers.hpp"
 #include "config/load.hpp"
+#include "helpers/run_file.hpp"
 #include "io/run_file_reader.hpp"
 #include "run/start.hpp"
 
@@ -23,18 +24,6 @@ ctr::Config short_config() {
 }
 
 bool same(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }
-
-// Sets the root's format_version to v (raw HDF5: the writer always writes its own).
-void set_format_version(const std::string& path, int64_t v) {
-    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-    const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
-    REQUIRE(f >= 0);
-    const hid_t a = H5Aopen(f, "format_version", H5P_DEFAULT);
-    REQUIRE(a >= 0);
-    REQUIRE(H5Awrite(a, H5T_NATIVE_INT64, &v) >= 0);
-    H5Aclose(a);
-    H5Fclose(f);
-}
 
 }  // namespace
 
@@ -100,7 +89,7 @@ TEST_CASE("a run file of another format_version is refused with a clear error", 
     TempDir t("reader_version");
     const std::string path = t.path("r.h5");
     ctr::start_run({short_config(), path, false}).train();
-    set_format_version(path, 3);
+    set_root_attribute<int64_t>(path, "format_version", 3);  // the writer always writes its own
     CHECK_THROWS_WITH(ctr::RunFileReader::open(path),
                       Catch::Contains(path) && Catch::Contains("format_version 3") &&
                           Catch::Contains("reads format_version 2"));
@@ -114,7 +103,7 @@ TEST_CASE("a run file of another format_version is refused with a clear error", 
     CHECK(resume.code == 2);  // as ctr-inspect: the same input, the same code
     CHECK(resume.err.find("format_version 3") != std::string::npos);
 
-    set_format_version(path, 2);
+    set_root_attribute<int64_t>(path, "format_version", 2);
     CHECK_NOTHROW(ctr::RunFileReader::open(path));
 }
 

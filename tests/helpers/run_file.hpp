@@ -1,9 +1,10 @@
 #pragma once
-// Run files compared bit for bit, and the long run the kill, interrupt and live-reading
-// tests share (tests/test_run_file_*.cpp).
+// Run files compared bit for bit or changed by hand, and the long run the kill, interrupt
+// and live-reading tests share (tests/test_run_file_*.cpp).
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "h5_read.hpp"
@@ -64,6 +65,45 @@ inline void require_same_run(const std::string& a, const std::string& b) {
     CHECK(h5_attr_string(fa.id(), "/", "status") == "complete");
     CHECK(h5_attr_string(fb.id(), "/", "status") == "complete");
     CHECK(h5_attr_string(fa.id(), "/", "config") == h5_attr_string(fb.id(), "/", "config"));
+}
+
+// "" when the finished run file `got` holds the run `expected` bit for bit, else the
+// first difference (or the error that stopped the reading), without asserting: for the
+// tests that count outcomes rather than stop at the first. Compares the datasets below
+// `groups` and the attributes of `attr_groups`, and that `got` is complete.
+inline std::string run_difference(const std::string& expected, const std::string& got,
+                                  const std::vector<std::string>& groups,
+                                  const std::vector<std::string>& attr_groups) {
+    try {
+        H5File a(expected), b(got);
+        for (const std::string& group : groups) {
+            const auto names = h5_datasets(a.id(), group);
+            if (names != h5_datasets(b.id(), group)) return "datasets of " + group;
+            for (const std::string& n : names)
+                if (h5_raw(a.id(), n) != h5_raw(b.id(), n)) return n;
+        }
+        for (const std::string& group : attr_groups)
+            if (h5_attrs(a.id(), group) != h5_attrs(b.id(), group)) return "attributes of " + group;
+        if (h5_attr_string(b.id(), "/", "status") != "complete") return "status";
+    } catch (const std::exception& e) {
+        return e.what();
+    }
+    return "";
+}
+
+// Overwrites the numeric attribute `name` of the root group of the run file at path
+// (raw HDF5, stored as T): files ctr-train and its reader must refuse.
+template <class T>
+void set_root_attribute(const std::string& path, const std::string& name, T value) {
+    static_assert(std::is_same_v<T, int64_t> || std::is_same_v<T, uint64_t>);
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    REQUIRE(f >= 0);
+    const hid_t a = H5Aopen(f, name.c_str(), H5P_DEFAULT);
+    REQUIRE(a >= 0);
+    REQUIRE(H5Awrite(a, std::is_same_v<T, int64_t> ? H5T_NATIVE_INT64 : H5T_NATIVE_UINT64, &value) >= 0);
+    H5Aclose(a);
+    H5Fclose(f);
 }
 
 inline std::string status_of(const std::string& path) {
