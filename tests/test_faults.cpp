@@ -9,7 +9,10 @@
 //   CTR_FAULT_ITERATIONS=200 ctest --test-dir build -L faults --output-on-failure
 // or, to see the counts: CTR_FAULT_ITERATIONS=200 build/tests/ctr_tests "[faults]" -s | grep -A3 "fault"
 #include <catch2/catch.hpp>
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
+#include <map>
 #include <random>
 #include <set>
 #include <thread>
@@ -28,8 +31,9 @@ int iterations() {
     return n > 0 ? n : 1;
 }
 
-// About half a second unloaded: flushes every 50 steps, a checkpoint every 100,
-// snapshots every 30 steps.
+// Flushes every 50 steps, a checkpoint every 100, snapshots every 30 steps. 3,000 steps
+// took about 0.3 s unloaded when this was written; the random delays below are scaled
+// to the time the uninterrupted run took here (straight_run_ms).
 std::vector<std::string> run_settings(int steps) {
     return sets({"train.steps=" + std::to_string(steps), "task.train_size=1024", "train.batch_size=32",
                  "task.eval_size=64", "task.probe_size=4", "train.eval_every=50", "log.checkpoint_every=100",
@@ -48,16 +52,29 @@ std::string difference(const std::string& a_path, const std::string& b_path) {
     return run_difference(a_path, b_path, {"/metrics", "/snapshots", "/checkpoint", "/probe"}, {"/verdict"});
 }
 
+// The uninterrupted run of `steps` steps, made once; straight_run_ms: how long it took.
+std::map<int, double>& straight_times_ms() {
+    static std::map<int, double> ms;
+    return ms;
+}
+
 const std::string& straight_run(int steps) {
     static std::map<int, std::string> made;
     static TempDir dir("faults_straight");
     auto it = made.find(steps);
     if (it != made.end()) return it->second;
     const std::string name = "straight" + std::to_string(steps) + ".h5";
+    const auto start = std::chrono::steady_clock::now();
     const Result r = run_ctr(with({minimal_config(), "--quiet", "--out", name}, run_settings(steps)), dir.dir);
+    straight_times_ms()[steps] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     INFO(r.err);
     REQUIRE(r.code == 0);
     return made[steps] = dir.path(name);
+}
+
+int straight_run_ms(int steps) {
+    straight_run(steps);
+    return std::max(1, static_cast<int>(straight_times_ms().at(steps)));
 }
 
 std::mt19937_64& rng() {
@@ -95,6 +112,9 @@ void tally_ending(KillTally& tally, const std::string& straight, const fs::path&
 TEST_CASE("faults: random kill -9 of runs and resumes, each resumed bit for bit", "[.][faults]") {
     const int n = iterations();
     const std::string& straight = straight_run(3000);
+    // Kills from 1% to 120% of the uninterrupted run's time after each start (5 to 600 ms
+    // when a run took half a second): at any speed, most land while it trains.
+    const int run_ms = straight_run_ms(3000);
     TempDir t("faults_kill");
     int kills = 0, restarted = 0;
     KillTally tally;
@@ -119,7 +139,7 @@ TEST_CASE("faults: random kill -9 of runs and resumes, each resumed bit for bit"
             }
             {
                 Child c(args, t.dir);
-                std::this_thread::sleep_for(std::chrono::milliseconds(uniform(5, 600)));
+                std::this_thread::sleep_for(std::chrono::milliseconds(uniform(run_ms / 100, run_ms * 6 / 5)));
                 c.signal(SIGKILL);
                 const int code = c.wait();
                 if (code == 128 + SIGKILL) ++kills;
@@ -188,6 +208,9 @@ TEST_CASE("faults: a run whose resume is refused as damaged counts as refused an
 TEST_CASE("faults: concurrent writers of one run file, HDF5 locking on and off", "[.][faults]") {
     const int n = iterations();
     const std::string& straight = straight_run(3000);
+    // The second writer starts up to a sixteenth of a run's time after the first (30 ms
+    // when a run took half a second), while the first is still at work.
+    const int run_ms = straight_run_ms(3000);
     TempDir t("faults_race");
     // The first half of the run, to resume from.
     REQUIRE(run_ctr(with({minimal_config(), "--quiet", "--out", "half.h5"}, run_settings(1500)), t.dir).code == 0);
@@ -210,7 +233,7 @@ TEST_CASE("faults: concurrent writers of one run file, HDF5 locking on and off",
                 std::string a_err, b_err;
                 {
                     Child a(args, t.dir);
-                    std::this_thread::sleep_for(std::chrono::milliseconds(uniform(0, 30)));
+                    std::this_thread::sleep_for(std::chrono::milliseconds(uniform(0, run_ms / 16)));
                     Child b(args, t.dir);
                     a_code = a.wait();
                     b_code = b.wait();

@@ -21,7 +21,10 @@ namespace {
 const std::vector<std::string> kSmall = sets({"train.steps=40", "task.train_size=256", "train.batch_size=64",
                                               "task.eval_size=64", "task.probe_size=4", "train.eval_every=10",
                                               "log.checkpoint_every=20"});
-// A run long enough to act on while it trains (about a second), with progress lines.
+// A run to act on while it trains, with a progress line every 10 steps: 6,000 steps
+// (about 0.5 s, less as the step gets faster). A test acts on it once a progress line
+// says where it is; Child's one-page pipe then holds it within 1,000 steps of that line
+// until the test reads on, so it is still training when the test acts.
 const std::vector<std::string> kLong = sets({"train.steps=6000", "task.train_size=1024", "train.batch_size=32",
                                              "task.eval_size=64", "task.probe_size=4", "train.eval_every=50",
                                              "log.checkpoint_every=100", "log.snapshot_dense=2",
@@ -62,7 +65,8 @@ bool same_run(const std::string& a_path, const std::string& b_path) {
            h5_attr_string(a.id(), "/", "status") == h5_attr_string(b.id(), "/", "status");
 }
 
-// A child on its way: past its first checkpoint, so its file exists at its path.
+// A child on its way: past its first checkpoint, so its file exists at its path; and,
+// held by its pipe, short of its end (kLong) until the test reads its output again.
 void wait_until_training(Child& c, long long step = 200) {
     REQUIRE(c.wait_for_line([&](const std::string& l) { return progress_step(l) >= step; }));
 }
@@ -179,7 +183,9 @@ TEST_CASE("a run is resumable from step 0 and a rerun of one killed early is not
           "[reliability][resume]") {
     TempDir t("rel_step0");
     {
-        Child c(with({minimal_config(), "--out", "run.h5"}, kLong), t.dir);
+        // Its next checkpoint at step 5,000: the kill lands before it (within 1,000 steps of
+        // step 10, the first progress line), however fast the run.
+        Child c(with({minimal_config(), "--out", "run.h5"}, with(kLong, sets({"log.checkpoint_every=5000"}))), t.dir);
         wait_until_training(c, 1);
         c.signal(SIGKILL);
         c.wait();

@@ -62,12 +62,15 @@ bool check_killed_run(const TempDir& t, const std::string& name, const std::stri
     return true;
 }
 
-// kLong with a checkpoint every 1,000 steps: a kill a few steps after step 1260 or 2460
-// comes hundreds of steps before the next checkpoint even on a loaded machine, so the
-// file holds rows written after its last one. (With kLong's checkpoint every 100 steps
-// the kill had to land within the 40 steps before the next one, and a fast run under
-// load sometimes missed it.)
-const std::vector<std::string> kSparse = with(kLong, sets({"log.checkpoint_every=1000"}));
+// kLong with a checkpoint every 1,000 steps and a progress line every step: a kill soon
+// after the line of step 1260 or 2460 comes hundreds of steps before the next checkpoint
+// (or the run's end), so the file holds rows written after its last one. "Soon" does not
+// depend on speed or load: Child's one-page pipe holds the run within about 80 lines (80
+// steps) of the line the test read until the test reads on. (With kLong's checkpoint
+// every 100 steps the kill had to land within the 40 steps before the next one, and a
+// fast run under load sometimes missed it; with its line every 10 steps the pipe would
+// allow up to 800.)
+const std::vector<std::string> kSparse = with(kLong, sets({"log.checkpoint_every=1000", "log.progress_every=1"}));
 
 const std::string& straight_sparse_run() {
     static TempDir dir("runfile_straight_sparse");
@@ -83,11 +86,11 @@ const std::string& straight_sparse_run() {
 }  // namespace
 
 TEST_CASE("a run killed with SIGKILL leaves a readable file that resumes to the straight result", "[runfile][crash]") {
-    // The kills land a step or two after step 10, 1260, or 2460 + 1 ms, while the run
-    // trains, evaluates, snapshots or flushes (every 50 steps). The last two files hold
-    // rows written after their last checkpoint (steps 1000 and 2000: the metrics rows of
-    // steps 1050 to 1250 or 2050 to 2450, snapshots), which the resume must drop and
-    // write again. A kill inside an HDF5 flush is not covered: see docs/hdf5-layout.md,
+    // The kills land up to about 80 steps after step 10, 1260, or 2460 + 1 ms (fewer the
+    // sooner the test reads), while the run trains, evaluates, snapshots or flushes
+    // (every 50 steps). The last two files hold rows written after their last checkpoint
+    // (steps 1000 and 2000: the metrics rows of steps 1050 to 1250 or 2050 to 2450,
+    // snapshots), which the resume must drop and write again. A kill inside an HDF5 flush is not covered: see docs/hdf5-layout.md,
     // "Crash safety", and the hidden test [crash-stress] below.
     const std::string& straight = straight_sparse_run();
     TempDir t("runfile_kill");

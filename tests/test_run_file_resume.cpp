@@ -56,6 +56,8 @@ TEST_CASE("Ctrl-C stops a run with exit 130, status interrupted, and it resumes 
     TempDir t("runfile_sigint");
     long long stop_step = -1;
     {
+        // Held by its pipe within 1,000 steps of the line of step 1500 (kLong): the signal
+        // finds it training, before step 3000.
         Child child(with({minimal_config(), "--out", "int.h5"}, kLong), t.dir);
         REQUIRE(child.wait_for_line([](const std::string& l) { return progress_step(l) >= 1500; }));
         child.signal(SIGINT);

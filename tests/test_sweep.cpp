@@ -321,12 +321,16 @@ TEST_CASE("ctr-sweep: a driver of another shard count on a running sweep is refu
           "any count make every run once",
           "[sweep][cli]") {
     TempDir t("sweep_shard_count");
-    // Runs of 3,000 steps (about 1 s): the first driver is still on its first run while
-    // the others start.
+    // Runs of 3,000 steps (about 0.2 s each).
     const std::string sweep = t.write("tiny.yaml", tiny_sweep("grid:\n  train.lr: [0.05, 0.01]\n", "0..2", 3000));
+    const std::string seed1 = t.path("out/lr=0.05/seed1.h5");
     {
         Child first(ctr_sweep_path(), {sweep, "--out", "out", "--shard", "1/2", "--jobs", "1"}, t.dir);
         REQUIRE(first.wait_for_line([](const std::string& l) { return l.find("shard 1/2 into out") != std::string::npos; }));
+        // Once its first run has its file, the driver is stopped (SIGSTOP) while the others
+        // try: it holds its lock and the rest of its shard, however fast its runs would end.
+        REQUIRE(wait_until([&] { return fs::exists(seed1); }));
+        first.signal(SIGSTOP);
         const std::string holder = "shard 1/2 (pid " + std::to_string(first.pid()) + " on ";
         // Shard 1/3 holds runs 1 and 4: run 1 is also shard 1/2's.
         const Result other = run_sweep_cmd({sweep, "--out", "out", "--shard", "1/3", "-q"}, t.dir);
@@ -351,13 +355,14 @@ TEST_CASE("ctr-sweep: a driver of another shard count on a running sweep is refu
         const Result whole = run_sweep_cmd({sweep, "--out", "out", "-q"}, t.dir);
         CHECK(whole.code == 2);
         CHECK(whole.err.find("out: another ctr-sweep is running on this directory: " + holder) != std::string::npos);
+        // Ctrl-C, seen once it runs again: runs of its shard are left, so it stops (130).
         first.signal(SIGINT);
+        first.signal(SIGCONT);
         CHECK(first.wait() == 130);
     }
     // The driver is gone: shards of 3 now continue the sweep, one after another, and
     // make what shard 1/2 left.
-    const std::string seed1 = t.path("out/lr=0.05/seed1.h5");
-    REQUIRE(fs::exists(seed1));  // shard 1/2's first run, interrupted
+    REQUIRE(fs::exists(seed1));  // shard 1/2's first run, interrupted or complete
     for (const char* shard : {"0/3", "1/3", "2/3"}) {
         const Result r = run_sweep_cmd({sweep, "--out", "out", "--shard", shard, "-q"}, t.dir);
         INFO(shard << ": " << r.err);

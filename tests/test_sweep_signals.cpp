@@ -9,8 +9,10 @@
 #include <sys/prctl.h>
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <map>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include "cli_helpers.hpp"
@@ -20,11 +22,12 @@ using namespace ctr_test;
 
 namespace {
 
-// 2 points x 3 seeds of 2,400 steps (about 0.45 s a run with the shard-lane step): a
-// signal sent up to 150 ms after the fourth run ended must still find the last two
-// running (at 600 steps they ended first, and the driver exited 0).
+// 2 points x 3 seeds of 4,800 steps (about 0.3 s a run when this was written): the tests
+// signal the driver as soon as runs have started (the main suite's, once their files
+// exist) or a random part of a run's time after some ended (the fault suite's), and a
+// run must still be training then, also on a loaded machine or with a faster step.
 std::string signal_sweep(const TempDir& t) {
-    return t.write("tiny.yaml", tiny_sweep("grid:\n  train.lr: [0.05, 0.01]\n", "0..2", 2400));
+    return t.write("tiny.yaml", tiny_sweep("grid:\n  train.lr: [0.05, 0.01]\n", "0..2", 4800));
 }
 
 const std::vector<std::string>& run_paths() {
@@ -119,13 +122,31 @@ const std::string& reference_sweep() {
     return out;
 }
 
+// The wall time of the reference sweep's shortest run, in ms (its index's wall_s): the
+// scale of the fault suite's random delays, so that they stay within a run whatever the
+// speed of the step and the load of the machine.
+double reference_run_ms() {
+    std::istringstream in(read_file_bytes(reference_sweep() + "/index.csv"));
+    std::string line;
+    REQUIRE(std::getline(in, line));
+    const std::vector<std::string> header = csv_fields(line);
+    const size_t col = std::find(header.begin(), header.end(), "wall_s") - header.begin();
+    REQUIRE(col < header.size());
+    double shortest = 1e300;
+    while (std::getline(in, line)) shortest = std::min(shortest, std::stod(csv_fields(line).at(col)));
+    REQUIRE(shortest > 0);
+    REQUIRE(shortest < 1e300);
+    return 1000 * shortest;
+}
+
 struct Outcome {
     int complete = 0, interrupted = 0, absent = 0;
 };
 
 // Stops a --jobs 2 driver with `sig` once its progress line says at least `done_before`
 // runs are done (and then, with `mid_run`, once two run files more than that exist: the
-// runs started next are training), plus extra_ms, and checks everything the docs promise about what it leaves.
+// runs started next are training), plus extra_ms, and checks everything the docs promise
+// about what it leaves.
 Outcome interrupt_driver(int sig, int done_before, int extra_ms, bool mid_run = false) {
     const std::string& ref = reference_sweep();
     TempDir t("sweep_signals");
@@ -143,11 +164,7 @@ Outcome interrupt_driver(int sig, int done_before, int extra_ms, bool mid_run = 
         });
         INFO(driver.err());
         REQUIRE(seen);
-        if (mid_run) {
-            const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-            while (run_files(t.dir / "out") < done_before + 2 && std::chrono::steady_clock::now() < deadline)
-                std::this_thread::sleep_for(std::chrono::milliseconds(2));
-        }
+        if (mid_run) REQUIRE(wait_until([&] { return run_files(t.dir / "out") >= done_before + 2; }));
         if (extra_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(extra_ms));
         driver.signal(sig);
         const int code = driver.wait();
@@ -255,11 +272,15 @@ TEST_CASE("ctr-sweep: Ctrl-C of the driver mid-sweep exits 130, leaves no worker
 
 TEST_CASE("faults: a --jobs 2 sweep driver stopped at random moments by SIGINT SIGTERM SIGHUP and SIGKILL, then the same command again", "[.][faults]") {
     std::mt19937 rng(std::random_device{}());
+    // Up to a fifth of a run's time: when the fourth run ends, the last two have trained
+    // only for the gap between the ends of the third and the fourth, so a signal that
+    // much later still finds them training.
+    const int max_extra_ms = static_cast<int>(reference_run_ms() / 5);
     int sweeps = 0, complete = 0, interrupted = 0, absent = 0;
     for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGKILL})
         for (int i = 0; i < iterations(); ++i) {
             const int done_before = std::uniform_int_distribution<int>(0, 4)(rng);
-            const int extra_ms = std::uniform_int_distribution<int>(0, 150)(rng);
+            const int extra_ms = std::uniform_int_distribution<int>(0, max_extra_ms)(rng);
             INFO("signal " << sig << " after " << done_before << " runs + " << extra_ms << " ms");
             const Outcome o = interrupt_driver(sig, done_before, extra_ms);
             ++sweeps;

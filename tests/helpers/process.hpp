@@ -16,6 +16,7 @@
 #include <functional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace ctr_test {
@@ -157,6 +158,13 @@ inline Result run_ctr(const std::vector<std::string>& args, const fs::path& cwd)
 
 // A ctr-train child (or another program's) whose stderr is a pipe read line by line, so a
 // test can signal it at a known point of the run (progress lines) or after a delay.
+//
+// The pipe holds one page (4 KiB, about 40 progress lines) instead of Linux's 64 KiB: a
+// child writing its progress blocks once that much is unread. So when wait_for_line()
+// returns, the run is at most two pages of lines past the line it found (the rest of the
+// read chunk and a full pipe) and stays there until the test reads again (wait() or
+// wait_for_line()), however fast it trains and however late the test is scheduled.
+// With progress every 10 steps that is under 1,000 steps; every step, under 100.
 class Child {
 public:
     Child(const std::vector<std::string>& args, const fs::path& cwd) : Child(ctr_train_path(), args, cwd) {}
@@ -181,6 +189,7 @@ public:
         }
         ::close(fds[1]);
         fd_ = fds[0];
+        REQUIRE(::fcntl(fd_, F_SETPIPE_SZ, kPipeBytes) == kPipeBytes);
     }
     ~Child() {
         if (pid_ > 0 && !waited_) {
@@ -227,6 +236,8 @@ public:
     }
 
 private:
+    static constexpr int kPipeBytes = 4096;
+
     // One read from the pipe; false at EOF (or when nothing came within timeout_ms).
     bool read_some(int timeout_ms) {
         if (fd_ < 0) return false;
@@ -234,7 +245,7 @@ private:
         const int n = ::poll(&p, 1, timeout_ms);
         if (n == 0) return false;
         if (n < 0) return errno == EINTR;
-        char buf[4096];
+        char buf[kPipeBytes];
         const ssize_t got = ::read(fd_, buf, sizeof buf);
         if (got < 0) return errno == EINTR;
         if (got == 0) {
@@ -253,6 +264,17 @@ private:
     bool waited_ = false;
     int code_ = -1;
 };
+
+// Polls cond every 2 ms until it holds (true) or timeout_s passed (false): for what a
+// test can only see on disk, such as a run file a sweep's worker creates.
+inline bool wait_until(const std::function<bool()>& cond, double timeout_s = 60) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+    for (;;) {
+        if (cond()) return true;
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+}
 
 // The step of a plain progress line "epoch E  step S/N  ...", or -1.
 inline long long progress_step(const std::string& line) {

@@ -111,10 +111,12 @@ inline std::string status_of(const std::string& path) {
     return h5_attr_string(f.id(), "/", "status");
 }
 
-// A run long enough to signal mid-way (3000 steps, about 0.1 s). It flushes only at
-// multiples of 50 steps (metrics rows; every other one also a checkpoint), takes
-// snapshots in between (every 30 steps), and prints a progress line every 10 steps on
-// stderr, so a test knows where it is.
+// A run to signal mid-way (3000 steps, about 0.3 s, less as the step gets faster). It
+// flushes only at multiples of 50 steps (metrics rows; every other one also a
+// checkpoint), takes snapshots in between (every 30 steps), and prints a progress line
+// every 10 steps on stderr, so a test knows where it is. Run as a Child it stays within
+// 1,000 steps of the last line the test read (the pipe holds it), so a signal sent after
+// the line of step 1500 reaches it before its end whatever the speed or the load.
 inline const std::vector<std::string> kLong = sets({"train.steps=3000", "task.train_size=1024", "train.batch_size=32",
                                              "task.eval_size=64", "task.probe_size=4", "train.eval_every=50",
                                              "log.checkpoint_every=100", "log.snapshot_dense=2",
