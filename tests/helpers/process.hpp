@@ -175,6 +175,8 @@ public:
         const std::string dir = cwd.string();
         int fds[2];
         REQUIRE(::pipe(fds) == 0);
+        // Before the fork: once the child has written more than a page, the pipe cannot shrink.
+        REQUIRE(::fcntl(fds[0], F_SETPIPE_SZ, kPipeBytes) == kPipeBytes);
         pid_ = ::fork();
         REQUIRE(pid_ >= 0);
         if (pid_ == 0) {
@@ -189,7 +191,6 @@ public:
         }
         ::close(fds[1]);
         fd_ = fds[0];
-        REQUIRE(::fcntl(fd_, F_SETPIPE_SZ, kPipeBytes) == kPipeBytes);
     }
     ~Child() {
         if (pid_ > 0 && !waited_) {
