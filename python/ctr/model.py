@@ -110,7 +110,8 @@ def forward(state_dict, batch, config, hooks=None):
 
     batch: a mapping with `kind` [batch, pos] (0 number, 1 [SEP], 2 [BOS]) and `value`
     [batch, pos] (numpy, torch or xarray; `load_run(...).probe` is one).
-    config: a run's config (`load_run(...).config`) or the flat dict of model_config().
+    config: a run's config (`load_run(...).config`) or the flat dict of model_config():
+    the `model` keys plus `bos` and `seq_len` of `task`.
     hooks: {hook name: fn(tensor) -> tensor or None}; each is called where the cache
     entry of that name is made, and a returned tensor replaces the activation for
     everything downstream (an intervention). Cache names (TransformerLens):
