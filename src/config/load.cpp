@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "config/keys.hpp"
@@ -216,7 +217,10 @@ void check_yaml_size(const std::string& text, const std::string& path) {
     }
 }
 
-LoadedConfig load_config_text(const std::string& text, const std::string& path, const std::vector<std::string>& overrides) {
+namespace {
+
+// The keys a YAML text sets (before overrides and validation).
+LoadedConfig parse_config_text(const std::string& text, const std::string& path) {
     check_yaml_size(text, path);
     std::vector<YAML::Node> docs;
     try {
@@ -239,6 +243,26 @@ LoadedConfig load_config_text(const std::string& text, const std::string& path, 
         FileReader reader{path, out.config, out.origins, {}};
         reader.read_map(root, "");
     }
+    return out;
+}
+
+}  // namespace
+
+LoadedConfig load_config_text(const std::string& text, const std::string& path, const std::vector<std::string>& overrides) {
+    // The last text parsed, kept: a sweep loads its base config once for every run (in
+    // the driver and again in the worker), and yaml-cpp's parse was most of that cost
+    // (about 4 M instructions a config; docs/performance.md).
+    thread_local struct {
+        std::string text, path;
+        std::optional<LoadedConfig> parsed;
+    } last;
+    if (!last.parsed || last.text != text || last.path != path) {
+        last.parsed.reset();
+        last.parsed = parse_config_text(text, path);
+        last.text = text;
+        last.path = path;
+    }
+    LoadedConfig out = *last.parsed;
     apply_overrides(out.config, overrides, &out.origins);
     validate_config(out.config, path, out.origins);
     return out;
