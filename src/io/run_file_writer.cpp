@@ -186,6 +186,9 @@ std::string skeleton_key(const RunStart& start) {
         k += " " + t.name + "[" + t.axes + "]";
         for (int d : t.shape) k += " " + std::to_string(d);
     }
+    if (const Checkpoint* c = start.checkpoint)
+        k += " checkpoint " + std::to_string(c->params.size()) + " " + std::to_string(c->opt_m.size()) + " " +
+             std::to_string(c->opt_v.size()) + " " + std::to_string(c->order.size());
     return k;
 }
 
@@ -287,6 +290,36 @@ void write_skeleton(hid_t root, const RunStart& start, bool fill) {
     }
 }
 
+// A new checkpoint group holding c, unlinked and held (hold_unlinked): its datasets,
+// their dimension scales and the parameters as named tensors; the caller adds the
+// attributes and links it.
+h5::Handle make_checkpoint_group(hid_t root, const Checkpoint& c, const std::vector<TensorSpec>& tensors) {
+    using namespace schema::checkpoint;
+    h5::Handle g(h5::check(H5Gcreate_anon(root, H5P_DEFAULT, H5P_DEFAULT), "creating the checkpoint"));
+    hold_unlinked(g.get());
+    Dims dims(g.get());
+    const hsize_t P = c.params.size();
+    dims.array(g.get(), kParams, {P}, c.params.data(), {"param"}, "all parameters, flat, in ParamLayout order");
+    dims.array(g.get(), kOptM, {P}, c.opt_m.data(), {"param"}, "AdamW first moment or SGD momentum");
+    if (!c.opt_v.empty()) dims.array(g.get(), kOptV, {P}, c.opt_v.data(), {"param"}, "AdamW second moment");
+    const hsize_t n_order = c.order.size();
+    if (n_order > 0)
+        dims.array(g.get(), kOrder, {n_order}, c.order.data(), {"train_index"}, "this epoch's order of the training set");
+    // The same parameters as named tensors; the flat buffer stays what a resume reads.
+    h5::Handle named = h5::create_group(g.get(), kTensors);
+    for (const TensorSpec& t : tensors)
+        if (t.offset + t.size <= c.params.size())
+            dims.array(named.get(), t.name, as_hsize(t.shape), c.params.data() + t.offset, param_axes(t));
+    return g;
+}
+
+// The object header address of an open object.
+haddr_t address_of(hid_t obj) {
+    H5O_info_t info;
+    h5::check(H5Oget_info2(obj, &info, H5O_INFO_BASIC), "locating a checkpoint group");
+    return info.addr;
+}
+
 }  // namespace
 
 RunFileWriter::RunFileWriter(SeriesFile file, std::string path) : file_(std::move(file)), path_(std::move(path)) {
@@ -297,20 +330,34 @@ RunFileWriter RunFileWriter::create(const std::string& path, const RunStart& sta
     SkeletonCache* cache = start.skeletons;
     const std::string key = cache ? skeleton_key(start) : std::string();
     const bool copy = cache && !cache->bytes_.empty() && cache->key_ == key;
+    std::vector<h5::Handle> premade;
     RunFileWriter w(SeriesFile::create(
-                        path, "run file", [&](SeriesFile& f) { write_skeleton(f.root(), start, copy); }, replace,
-                        copy ? &cache->bytes_ : nullptr),
+                        path, "run file",
+                        [&](SeriesFile& f) {
+                            write_skeleton(f.root(), start, copy);
+                            if (copy) {  // the copy's checkpoint groups, still unlinked and held
+                                for (haddr_t at : cache->checkpoints_)
+                                    premade.emplace_back(h5::check(H5Oopen_by_addr(f.root(), at), "opening a checkpoint group"));
+                            } else if (cache && start.checkpoint) {
+                                for (int i = 0; i < SkeletonCache::kCheckpoints; ++i)
+                                    premade.push_back(make_checkpoint_group(f.root(), *start.checkpoint, start.tensors));
+                            }
+                        },
+                        replace, copy ? &cache->bytes_ : nullptr),
                     path);
     if (cache && !copy) {  // this skeleton, as flushed, for the next run of the key
         cache->key_.clear();
         cache->bytes_.clear();
+        cache->checkpoints_.clear();
         std::ifstream in(w.file_.path(), std::ios::binary);
         std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
         if (in.good() || in.eof()) {
             cache->key_ = key;
             cache->bytes_ = std::move(bytes);
+            for (const h5::Handle& g : premade) cache->checkpoints_.push_back(address_of(g.get()));
         }
     }
+    w.premade_ = std::move(premade);
     w.tensors_ = start.tensors;
     return w;
 }
@@ -340,8 +387,14 @@ void RunFileWriter::begin_session(const Provenance& p) {
 void RunFileWriter::end_session(double seconds) {
     using namespace schema;
     // The retired checkpoint is deleted now, in the session's last flush, not when the
-    // file is closed after it.
+    // file is closed after it; so are checkpoint groups made with the skeleton and not
+    // used (their count dropped to 0, HDF5 deletes them as they close).
     spare_.reset();
+    for (h5::Handle& g : premade_) {
+        H5Odecr_refcount(g.get());
+        g.reset();
+    }
+    premade_.clear();
     const hid_t root = file_.root();
     h5::set_attr(root, kEnded, now_utc());
     h5::set_attr(root, kWallTime, h5::get_attr_double(root, kWallTime) + seconds);
@@ -464,11 +517,19 @@ void RunFileWriter::write_checkpoint(const Checkpoint& c) {
     //    which spares making some 30 datasets and attaching their dimension scales
     //    (docs/performance.md); else a new one.
     h5::Handle g;
-    const bool reuse = spare_.valid() && fits(spare_.get(), c);
-    if (reuse) {
+    bool reuse = false;
+    if (spare_.valid() && fits(spare_.get(), c)) {
         g = std::move(spare_);
         hold_unlinked(g.get());
-        h5::check(H5Adelete(g.get(), kComplete), "rewriting the checkpoint");  // not a checkpoint until the end
+        reuse = true;
+    } else if (!premade_.empty() && fits(premade_.back().get(), c)) {  // held since it was made
+        g = std::move(premade_.back());
+        premade_.pop_back();
+        reuse = true;
+    }
+    if (reuse) {
+        if (h5::has_attr(g.get(), kComplete))  // not a checkpoint until the end
+            h5::check(H5Adelete(g.get(), kComplete), "rewriting the checkpoint");
         h5::rewrite_array(g.get(), kParams, c.params.data(), c.params.size());
         h5::rewrite_array(g.get(), kOptM, c.opt_m.data(), c.opt_m.size());
         if (!c.opt_v.empty()) h5::rewrite_array(g.get(), kOptV, c.opt_v.data(), c.opt_v.size());
@@ -478,21 +539,7 @@ void RunFileWriter::write_checkpoint(const Checkpoint& c) {
             if (t.offset + t.size <= c.params.size()) h5::rewrite_array(named.get(), t.name, c.params.data() + t.offset, t.size);
     } else {
         spare_.reset();
-        g = h5::Handle(h5::check(H5Gcreate_anon(root, H5P_DEFAULT, H5P_DEFAULT), "creating the checkpoint"));
-        hold_unlinked(g.get());
-        Dims dims(g.get());
-        const hsize_t P = c.params.size();
-        dims.array(g.get(), kParams, {P}, c.params.data(), {"param"}, "all parameters, flat, in ParamLayout order");
-        dims.array(g.get(), kOptM, {P}, c.opt_m.data(), {"param"}, "AdamW first moment or SGD momentum");
-        if (!c.opt_v.empty()) dims.array(g.get(), kOptV, {P}, c.opt_v.data(), {"param"}, "AdamW second moment");
-        const hsize_t n_order = c.order.size();
-        if (n_order > 0)
-            dims.array(g.get(), kOrder, {n_order}, c.order.data(), {"train_index"}, "this epoch's order of the training set");
-        // The same parameters as named tensors; the flat buffer stays what a resume reads.
-        h5::Handle named = h5::create_group(g.get(), kTensors);
-        for (const TensorSpec& t : tensors_)
-            if (t.offset + t.size <= c.params.size())
-                dims.array(named.get(), t.name, as_hsize(t.shape), c.params.data() + t.offset, param_axes(t));
+        g = make_checkpoint_group(root, c, tensors_);
     }
     h5::set_attr(g.get(), kStep, c.step);
     h5::set_attr(g.get(), kEpoch, c.epoch);

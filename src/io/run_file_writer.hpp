@@ -35,13 +35,18 @@ struct SnapshotRecord {
 // same shapes starts as a copy of it, and only its attributes and the probe (and
 // evaluation and training) sets are written again. That spares making some 100
 // datasets and 160 dimension-scale attachments (H5DSattach_scale), most of a sweep
-// run's start-up (docs/performance.md). The file holds the same objects, names, shapes,
-// types, filters, scales and values as one made from scratch; only where HDF5 put them
-// in the file may differ.
+// run's start-up (docs/performance.md). The skeleton also holds two checkpoint groups,
+// unlinked and held, that the run's first two checkpoints rewrite instead of making
+// theirs (from the third on, a checkpoint rewrites the group the previous swap retired;
+// write_checkpoint). The file holds the same objects, names, shapes, types, filters,
+// scales and values as one made from scratch; only where HDF5 put them in the file may
+// differ.
 class SkeletonCache {
     friend class RunFileWriter;
+    static constexpr int kCheckpoints = 2;
     std::string key_;    // the shapes the skeleton is for
     std::string bytes_;  // the file, empty if none
+    std::vector<haddr_t> checkpoints_;  // its unlinked checkpoint groups
 };
 
 // What a new run file is made from.
@@ -55,6 +60,7 @@ struct RunStart {
     const std::vector<TensorSpec>& tensors;  // the parameter views
     Provenance provenance;                   // sessions, ended and wall_time are set by the writer
     SkeletonCache* skeletons = nullptr;      // else the skeleton is made from scratch
+    const Checkpoint* checkpoint = nullptr;  // with skeletons: the run's first checkpoint (its shapes)
 };
 
 class RunFileWriter {
@@ -120,6 +126,9 @@ private:
     // Declared after file_, so closed before it. Only groups this writer made are kept.
     h5::Handle spare_;
     bool current_is_ours_ = false;  // /checkpoint was written by this writer
+    // Checkpoint groups made with the skeleton (SkeletonCache), unlinked and held, for
+    // the first checkpoints to rewrite.
+    std::vector<h5::Handle> premade_;
 };
 
 }  // namespace ctr

@@ -160,11 +160,16 @@ Run start_run(const NewRun& request) {
     // Built only on request: at the paper's sizes it is as large as everything else together.
     std::optional<Batch> train_set;
     if (request.config.log.train_set && trainer->train_set().n > 0) train_set = as_batch(trainer->train_set());
+    // With a skeleton cache, the skeleton holds groups for the first checkpoints, of
+    // the shapes of this one.
+    std::optional<Checkpoint> first;
+    if (request.skeletons) first = checkpoint_of(trainer->state());
     try {
         file = std::make_unique<RunFileWriter>(RunFileWriter::create(
             out, {request.config, config_yaml, trainer->probe_batch(), trainer->eval_batch(),
                   train_set ? &*train_set : nullptr, trainer->baseline_mse(),
-                  trainer->layout().tensors(), make_provenance(request.invocation, request.config), request.skeletons},
+                  trainer->layout().tensors(), make_provenance(request.invocation, request.config), request.skeletons,
+                  first ? &*first : nullptr},
             request.overwrite));
     } catch (const h5::IoError& e) {
         rethrow_for_out(out, e);
