@@ -499,12 +499,25 @@ template <int W, class S>
     }
 }
 
+// acc += x; kFirst (x is the first term of acc's sum): acc = 0 + x, what adding to a
+// zeroed buffer gives, without zeroing it first.
+template <bool kFirst, bool kMasked, class V, class M>
+[[gnu::always_inline]] inline void add_term(V& acc, V x, M on) {
+    if constexpr (kFirst)
+        acc = V{} + x;
+    else
+        add_masked<kMasked>(acc, x, on);
+}
+
 template <int W, class S, bool kMasked>
 [[gnu::always_inline]] inline void attention_backward(Vec<W>* dQ, Vec<W>* dK, Vec<W>* dV, Vec<W>* dP,
                                                       const Vec<W>* dZ, const Vec<W>* P, const Vec<W>* Q,
                                                       const Vec<W>* K, const Vec<W>* Vv, const Vec<W>* mask,
                                                       const unsigned char* rows, int h, const Net& n) {
-    // dQ, dK, dV (T, H, Dh), zeroed by the caller, += this head's part
+    // dQ, dK, dV (T, H, Dh): this head's part. kMasked: added, into buffers the caller
+    // zeroed (queries the mask skips add nothing). Otherwise written: every query is
+    // computed, in order, so query i is the first to reach key i (the last entry of its
+    // row), and row i's dq is all its own.
     using V = Vec<W>;
     constexpr int kDh = S::kDh;
     const int T = S::T(n), Dh = S::Dh(n), HD = S::H(n) * Dh;
@@ -521,34 +534,38 @@ template <int W, class S, bool kMasked>
         V dz[kDh > 0 ? kDh : 1], q[kDh > 0 ? kDh : 1];
         const V* dzi = in_registers<kDh>(dz, dZ + i * HD + h * Dh);
         V p_dot_dp{};
-        for (int j = 0; j <= i; ++j) {
+        // key j's dp and dv (first: key j = i of an unmasked row)
+        const auto dp_dv = [&](int j, auto first) __attribute__((always_inline)) {
             const V* vj = Vv + j * HD + h * Dh;
             V* dvj = dV + j * HD + h * Dh;
             V s{};
             for (int d = 0; d < Dh; ++d) {
                 s += dzi[d] * vj[d];
-                add_masked<kMasked>(dvj[d], p[j] * dzi[d], on);
+                add_term<decltype(first)::value, kMasked>(dvj[d], p[j] * dzi[d], on);
             }
             dP[j] = s;
             p_dot_dp += p[j] * s;
-        }
+        };
+        for (int j = 0; j < i; ++j) dp_dv(j, std::false_type{});
+        dp_dv(i, std::bool_constant<!kMasked>{});
         // softmax backward: dlogit_j = p_j (dp_j - sum_k p_k dp_k)
         const V* qi = in_registers<kDh>(q, Q + i * HD + h * Dh);
         V* dqo = dQ + i * HD + h * Dh;
         V acc[kDh > 0 ? kDh : 1];  // dq_i in registers when d_head is known
         V* dqi = kDh > 0 ? acc : dqo;
-        if constexpr (kDh > 0)
-            for (int d = 0; d < Dh; ++d) acc[d] = dqo[d];
-        for (int j = 0; j <= i; ++j) {
+        for (int d = 0; d < Dh; ++d) dqi[d] = kMasked ? dqo[d] : V{};
+        const auto dlogit_terms = [&](int j, auto first) __attribute__((always_inline)) {
             V dlogit = p[j] * (dP[j] - p_dot_dp);
             if (scaled) dlogit *= scale;
             const V* kj = K + j * HD + h * Dh;
             V* dkj = dK + j * HD + h * Dh;
             for (int d = 0; d < Dh; ++d) {
                 add_masked<kMasked>(dqi[d], dlogit * kj[d], on);
-                add_masked<kMasked>(dkj[d], dlogit * qi[d], on);
+                add_term<decltype(first)::value, kMasked>(dkj[d], dlogit * qi[d], on);
             }
-        }
+        };
+        for (int j = 0; j < i; ++j) dlogit_terms(j, std::false_type{});
+        dlogit_terms(i, std::bool_constant<!kMasked>{});
         if constexpr (kDh > 0)
             for (int d = 0; d < Dh; ++d) dqo[d] = acc[d];
     }
@@ -734,10 +751,9 @@ template <int W, class S, bool kBackward, bool kTail>
         V *dQ = buf + o.dQ, *dK = buf + o.dK, *dV = buf + o.dV, *dZ = buf + o.dZ;
         // dX holds d loss / d resid_post = d loss / d resid_mid = d loss / d attn_out
         out_backward<W, S, kTail>(dZ, G, dX, Z, p + bo.W_O, bo.W_O, bo.b_O, live, n);
-        for (size_t i = 0; i < THD; ++i) dQ[i] = V{};
-        for (size_t i = 0; i < THD; ++i) dK[i] = V{};
-        for (size_t i = 0; i < THD; ++i) dV[i] = V{};
         const V* mask = l == L - 1 ? weight : nullptr;
+        if (mask)  // the masked backward adds into zeroed buffers; the other writes them
+            for (size_t i = 0; i < THD; ++i) dQ[i] = dK[i] = dV[i] = V{};
         for (int h = 0; h < H; ++h) {
             if (mask)
                 attention_backward<W, S, true>(dQ, dK, dV, buf + o.dP, dZ, Pl, Q, K, Vv, mask, rows_on, h, n);
