@@ -107,13 +107,27 @@ void tally_ending(KillTally& tally, const std::string& straight, const fs::path&
     fs::remove(file);
 }
 
+// The share of a run of `steps` steps its next session has to train: what lies after
+// the checkpoint of the file a kill left (all of it when there is no file or no
+// checkpoint to read), to scale the window of the next kill.
+double share_left(const fs::path& file, int steps) {
+    if (!fs::exists(file)) return 1;
+    try {
+        H5File f(file.string());
+        return 1 - static_cast<double>(h5_attr_number<int64_t>(f.id(), "/checkpoint", "step")) / steps;
+    } catch (const std::exception&) {
+        return 1;
+    }
+}
+
 }  // namespace
 
 TEST_CASE("faults: random kill -9 of runs and resumes, each resumed bit for bit", "[.][faults]") {
     const int n = iterations();
     const std::string& straight = straight_run(3000);
     // Kills from 1% to 120% of the uninterrupted run's time after each start (5 to 600 ms
-    // when a run took half a second): at any speed, most land while it trains.
+    // when a run took half a second), a resume's window shrunk to the share of the run it
+    // has left: at any speed, most land while the run or its resume is at work.
     const int run_ms = straight_run_ms(3000);
     TempDir t("faults_kill");
     int kills = 0, restarted = 0;
@@ -138,8 +152,9 @@ TEST_CASE("faults: random kill -9 of runs and resumes, each resumed bit for bit"
                 break;
             }
             {
+                const int window_ms = static_cast<int>(run_ms * 1.2 * (started ? share_left(t.dir / name, 3000) : 1));
                 Child c(args, t.dir);
-                std::this_thread::sleep_for(std::chrono::milliseconds(uniform(run_ms / 100, run_ms * 6 / 5)));
+                std::this_thread::sleep_for(std::chrono::milliseconds(uniform(run_ms / 100, std::max(run_ms / 100, window_ms))));
                 c.signal(SIGKILL);
                 const int code = c.wait();
                 if (code == 128 + SIGKILL) ++kills;
