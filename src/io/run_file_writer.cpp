@@ -657,6 +657,11 @@ int RunFileWriter::settle_checkpoints() {
     return removed;
 }
 
+void RunFileWriter::reopen() {
+    if (spare_.valid() || !premade_.empty()) throw h5::IoError("reopening " + path_ + " while a checkpoint group is held");
+    file_.reopen();
+}
+
 void RunFileWriter::drop_rows_after_checkpoint() {
     const hid_t root = file_.root();
     if (!h5::exists(root, schema::kCheckpoint)) throw h5::IoError(path() + " has no checkpoint to resume from");

@@ -112,6 +112,9 @@ public:
     int settle_checkpoints();
 
     void flush() { file_.flush(); }
+    // Flushes and opens the file again: see SeriesFile::reopen. Only while no checkpoint
+    // group is held (on resume, before the first checkpoint).
+    void reopen();
     // After a failed write: see SeriesFile::salvage_after_failure.
     void salvage_after_failure() noexcept { file_.salvage_after_failure(); }
 

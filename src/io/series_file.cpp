@@ -139,6 +139,20 @@ void SeriesFile::forget_series() {
     pending_.clear();
 }
 
+void SeriesFile::reopen() {
+    flush();
+    forget_series();
+    // With an object still open, H5Fclose would keep the file open (and its free space).
+    const ssize_t open_objects = H5Fget_obj_count(file_.get(), H5F_OBJ_ALL) - 1;  // but the file itself
+    if (open_objects != 0)
+        throw h5::IoError("reopening " + path_ + ": " + std::to_string(open_objects) + " HDF5 objects are still open");
+    file_.reset();
+    h5::Handle file(H5Fopen(path_.c_str(), H5F_ACC_RDWR, H5P_DEFAULT));
+    H5Eclear2(H5E_DEFAULT);
+    if (!file.valid()) throw open_failure(path_, true);
+    file_ = std::move(file);
+}
+
 void SeriesFile::salvage_after_failure() noexcept {
     haddr_t eoa = 0;
     if (H5Fget_eoa(file_.get(), &eoa) < 0) return;

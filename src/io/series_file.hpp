@@ -65,6 +65,15 @@ public:
     void flush();
     // Forgets the open datasets and queued rows (before series are cut or replaced).
     void forget_series();
+    // Flushes, closes the file and opens it again. HDF5 1.10 keeps the space it freed in
+    // memory only, and reuses it at once (raw chunks and the global heap of
+    // variable-length strings share it), while the flushed file on disk may still point
+    // there until the next flush has written every header; a kill in between then leaves
+    // headers pointing at other data. After a reopen that freed space is forgotten (left
+    // unused), so a resume's edits that free space (stale checkpoints, rows cut, root
+    // strings replaced) cannot be overwritten before the file on disk stops using them.
+    // Every object of the file must be closed (forget_series closes the series).
+    void reopen();
 
     // After a failed write (a full disk): HDF5 may have recorded space it could not
     // write, and then refuses the file as truncated. Extending the file to that size

@@ -288,12 +288,20 @@ Run resume_run(const std::string& path, const std::vector<std::string>& lengthen
     }
     auto file = std::make_unique<RunFileWriter>(RunFileWriter::open(path));
     read_or_damaged(path, [&] {
+        // Each edit that frees space is flushed and the file opened again before the
+        // next one (RunFileWriter::reopen): else HDF5 reused that space at once, e.g. a
+        // root string's heap for new snapshot chunks, while the file on disk still
+        // pointed there, and a kill before the next flush had written everything left
+        // the root's strings unreadable or HDF5 looping on them (docs/hdf5-layout.md).
         file->settle_checkpoints();
-        file->drop_rows_after_checkpoint();
-        file->set_tensors(trainer->layout().tensors());
+        file->reopen();
         file->begin_session(make_provenance(inv, cfg));
         file->set_status(schema::kRunning);
         file->set_config_yaml(config_to_yaml(cfg));  // a lengthened run records its new length
+        file->reopen();
+        file->drop_rows_after_checkpoint();
+        file->reopen();
+        file->set_tensors(trainer->layout().tensors());
         return 0;
     });
     return Run(std::move(lock), path, std::move(trainer), std::move(file));
