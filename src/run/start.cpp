@@ -12,6 +12,7 @@
 #include "config/load.hpp"
 #include "io/file_check.hpp"
 #include "io/file_repair.hpp"
+#include "io/file_tail.hpp"
 #include "io/run_schema.hpp"
 #include "run/checkpoint.hpp"
 
@@ -104,6 +105,9 @@ auto read_or_damaged(const std::string& path, F&& f) -> decltype(f()) {
 // it rewrites the superblock with the new end. The missing tail held nothing (it was
 // space HDF5 had reserved and not used), so a resume puts it back as zeros; when the file
 // still cannot be continued, the destructor cuts it again: a refused resume changes nothing.
+// A file cut short by other means (a copy, a quota, `truncate`) lost bytes that held part
+// of the run, e.g. the end of a finished run's /verdict: zeros there would be read as
+// values, so such a file is refused as truncated (file_tail.hpp tells the two apart).
 class ShortTail {
 public:
     explicit ShortTail(const std::string& path) : path_(path) {
@@ -112,7 +116,17 @@ public:
         const uintmax_t size = fs::file_size(path, ec);
         const uint64_t recorded = recorded_hdf5_size(path);
         if (ec || recorded <= size || recorded - size > kMaxTail) return;
-        if (::truncate(path.c_str(), static_cast<off_t>(recorded)) == 0) size_ = size;
+        if (::truncate(path.c_str(), static_cast<off_t>(recorded)) != 0) return;
+        size_ = size;
+        if (tail_unused(path, size)) return;
+        (void)::truncate(path.c_str(), static_cast<off_t>(size));
+        size_.reset();
+        throw h5::IoError(path + " is truncated: it has " + std::to_string(size) + " bytes, HDF5 recorded " +
+                              std::to_string(recorded) + ", and the missing " + std::to_string(recorded - size) +
+                              (recorded - size == 1 ? " byte" : " bytes") + " at its end held part of the run (the file was cut short, e.g. by a full disk, "
+                              "a quota or an incomplete copy). ctr cannot continue it: restore it from a copy, or "
+                              "start the run again with --overwrite",
+                          h5::Cause::kTruncated);
     }
     ~ShortTail() {
         if (size_) (void)::truncate(path_.c_str(), static_cast<off_t>(*size_));
