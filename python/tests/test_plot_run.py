@@ -169,6 +169,18 @@ class AttentionAndResidual(unittest.TestCase):
         self.assertEqual(bars, want)
 
 
+class OneLayerRun(unittest.TestCase):
+    """One layer: no catch head, no causal tests (NaN in the verdict), so no causal figure."""
+
+    def test_no_causal_figure(self):
+        path = runs.make_run("configs/minimal.yaml", 0, 20, sets=("model.n_layers=1",))
+        import h5py
+        with h5py.File(path, "r") as f:
+            self.assertEqual(int(f["verdict"].attrs["causal_layer"]), -1)
+            self.assertTrue(np.isnan(float(f["verdict"].attrs["clean_loss"])))
+        self.assertIsNone(ctr.plot.causal_figure(ctr.load_run(path)))
+
+
 class WideRun(unittest.TestCase):
     """d_model 8, two heads: principal components of the residual, a row per head."""
 

@@ -1,6 +1,7 @@
 #include "analysis/causal.hpp"
 
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 
 namespace ctr {
@@ -73,7 +74,12 @@ CausalResult causal_tests(Transformer& model, const real* params, const Batch& p
 }
 
 CausalResult causal_tests(const Config& cfg, const real* params, const Batch& probe, const MechanismMetrics& m) {
-    if (m.catch_layer < 0) return CausalResult{};
+    if (m.catch_layer < 0) {  // one layer: no catch head, so no tests and no losses (NaN)
+        CausalResult none;
+        none.clean_loss = none.catch_ablated_loss = none.tag_ablated_loss = none.catch_increase = none.tag_increase =
+            std::numeric_limits<double>::quiet_NaN();
+        return none;
+    }
     Transformer model(cfg.model, cfg.task.seq_len, cfg.task.bos, probe.B);
     const std::vector<double> dir(m.tag.begin() + m.lh(m.catch_layer, m.catch_head) * m.d_model,
                                   m.tag.begin() + (m.lh(m.catch_layer, m.catch_head) + 1) * m.d_model);

@@ -1,7 +1,9 @@
 #include "analysis/emergence.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <limits>
 
 #include "analysis/verdict.hpp"
 
@@ -50,6 +52,10 @@ Emergence emergence(const std::vector<Headline>& snapshots, const std::vector<in
         e.max_catch = std::max(e.max_catch, h.catch_score);
         e.max_release = std::max(e.max_release, h.release);
     }
+    // A model with one layer has no catch or release at all (headline NaN): no maximum either.
+    const bool any_pair = std::any_of(snapshots.begin(), snapshots.end(),
+                                      [](const Headline& h) { return !std::isnan(h.catch_score); });
+    if (!snapshots.empty() && !any_pair) e.max_catch = e.max_release = std::numeric_limits<double>::quiet_NaN();
     e[Milestone::kCatch] = crossings(steps, caught);
     e[Milestone::kTag] = crossings(steps, tagged);
     e[Milestone::kRelease] = crossings(steps, released);
@@ -85,6 +91,8 @@ std::string emergence_story(const Emergence& e) {
     char buf[256];
     if (!mech.measured) {
         std::snprintf(buf, sizeof buf, "mechanism not measured (no snapshots)");
+    } else if (std::isnan(e.max_catch)) {
+        std::snprintf(buf, sizeof buf, "no mechanism to measure (no catch/release pair with one layer)");
     } else if (mech.held_at_end && mech.switches <= 1) {
         std::snprintf(buf, sizeof buf, "mechanism formed at step %lld and held", static_cast<long long>(mech.first));
     } else if (mech.held_at_end) {

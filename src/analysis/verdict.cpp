@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <functional>
+#include <limits>
 
 namespace ctr {
 
@@ -11,6 +12,12 @@ Headline headline(const MechanismMetrics& m, int64_t step, double rel_error) {
     s.step = step;
     s.rel_error = rel_error;
     s.pair_score = m.pair_score;
+    if (m.n_layers < 2) {
+        // One layer has no head with a later layer to release: these values do not exist.
+        const double nan = std::numeric_limits<double>::quiet_NaN();
+        s.catch_score = s.tag_separation = s.tag_lda = s.release = s.pair_score = nan;
+        return s;
+    }
     bool have_catch = false;
     for (int l = 0; l + 1 < m.n_layers; ++l)
         for (int h = 0; h < m.n_heads; ++h)
@@ -46,6 +53,17 @@ Verdict judge(const MechanismMetrics& m, double rel_error, const AnalysisConfig&
     }
     v.success = v.solved && v.mechanism;
     char buf[320];
+    if (v.catch_layer < 0) {
+        // One layer: no catch/release pair, so no pair's values (NaN) to compare.
+        const double nan = std::numeric_limits<double>::quiet_NaN();
+        v.catch_score = v.release = v.release_evenness = v.tag_separation = v.tag_lda = nan;
+        std::snprintf(buf, sizeof buf, "%s: rel_error %.3g %s %.3g; catch n/a, release n/a (no catch/release pair: "
+                      "the mechanism needs two layers, the model has %d)",
+                      v.success ? "success" : "failure", rel_error, v.solved ? "<" : ">=", cfg.success_rel_error,
+                      m.n_layers);
+        v.summary = buf;
+        return v;
+    }
     std::snprintf(buf, sizeof buf, "%s: rel_error %.3g %s %.3g; catch %.3f (L%dH%d) %s %.3g, release %.3f (L%dH%d) %s %.3g",
                   v.success ? "success" : "failure", rel_error, v.solved ? "<" : ">=", cfg.success_rel_error,
                   v.catch_score, v.catch_layer, v.catch_head, v.catch_score >= cfg.catch_threshold ? ">=" : "<",

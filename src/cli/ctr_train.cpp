@@ -55,6 +55,13 @@ void explain_failure(const RunResult& r, const std::string& prog, const std::str
                      const std::vector<std::string>& sets, const Config& cfg, const std::string& out) {
     const Emergence& e = r.emergence;
     const Crossing& mech = e[Milestone::kMechanism];
+    if (cfg.model.n_layers < 2) {
+        // Not a matter of the seed: the mechanism needs a layer to catch and a later one to release.
+        std::printf("what this means: a one-layer model has no catch/release pair (catch in one layer, release in a "
+                    "later one; docs/metrics.md), so it cannot form the mechanism: catch, release and the causal "
+                    "tests are n/a.\nwhat to try: two or more layers, e.g. --set model.n_layers=2\n");
+        return;
+    }
     std::printf("what this means: ");
     if (!mech.measured) {
         std::printf("the run did not reach the error threshold; with log.snapshots: false the mechanism was not "

@@ -265,9 +265,10 @@ CAUSAL = [("clean_loss", "clean"), ("catch_ablated_loss", "catch ablated"), ("ta
 @style.paper
 def causal_figure(run):
     """Probe loss of the final model, clean and with the catch or the tag ablated (the
-    verdict's causal tests, docs/metrics.md), log scale. None without a verdict."""
+    verdict's causal tests, docs/metrics.md), log scale. None without a verdict, and for a
+    one-layer model (no catch head: no tests, the losses are NaN)."""
     v = run.verdict
-    if not v or "clean_loss" not in v:
+    if not v or "clean_loss" not in v or int(v.get("causal_layer", 0)) < 0:
         return None
     fig = style.figure(style.COLUMN_WIDTH, 2.6)
     ax = fig.subplots()
