@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 
 namespace ctr {
@@ -74,7 +75,9 @@ RunLock RunLock::acquire(const std::string& run_path) {
         const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
         if (fd < 0) {
             const int err = errno;
-            throw h5::IoError("cannot create the lock file " + path + " of " + run_path + ": " + std::strerror(err),
+            const std::string dir = std::filesystem::path(path).parent_path().empty() ? "." : std::filesystem::path(path).parent_path().string();
+            throw h5::IoError("cannot write in directory " + dir + ": creating the lock file " + path + " of " + run_path +
+                                  " failed: " + std::strerror(err) + " (expected a directory this user can write in)",
                               err == EACCES || err == EPERM || err == EROFS ? Cause::kPermission : Cause::kOther);
         }
         if (lock_whole_file(fd) != 0) {

@@ -15,6 +15,7 @@
 #include "io/file_tail.hpp"
 #include "io/run_schema.hpp"
 #include "run/checkpoint.hpp"
+#include "util/dir_problem.hpp"
 
 namespace fs = std::filesystem;
 
@@ -35,7 +36,7 @@ public:
         fs::create_directories(dir, ec);
         if (ec) {
             undo();
-            throw h5::IoError("--out " + out + ": cannot create directory " + dir.string() + ": " + ec.message());
+            throw h5::IoError("--out " + out + ": " + dir_problem(dir, ec) + " (expected the directory to write the run file in)");
         }
     }
     ~CreatedDirs() { undo(); }

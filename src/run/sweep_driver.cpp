@@ -30,6 +30,7 @@
 #include "run/start.hpp"
 #include "run/sweep_index.hpp"
 #include "run/sweep_lock.hpp"
+#include "util/dir_problem.hpp"
 
 namespace ctr {
 
@@ -356,8 +357,7 @@ int run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
     std::error_code ec;
     fs::create_directories(dir, ec);
     if (ec || !fs::is_directory(dir))
-        throw SweepRefused("--out " + opt.dir + ": cannot create the sweep directory" +
-                           (ec ? ": " + ec.message() : std::string(": a file of that name exists")));
+        throw SweepRefused("--out " + opt.dir + ": " + dir_problem(dir, ec) + " (expected the sweep directory)");
 
     // One whole-sweep driver, or any number of drivers of distinct shards of one count.
     const bool sharded = opt.shard.count > 1;

@@ -39,7 +39,12 @@ std::string shard_text(int index, int count) { return std::to_string(index) + "/
 
 int open_lock_file(const fs::path& path) {
     const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) throw SweepRefused(path.string() + ": cannot create the sweep's lock file: " + std::strerror(errno));
+    if (fd < 0) {
+        const int err = errno;
+        const std::string dir = path.parent_path().empty() ? "." : path.parent_path().string();
+        throw SweepRefused(dir + ": cannot write in the sweep directory: creating its lock file " + path.string() +
+                           " failed: " + std::strerror(err) + " (expected a directory this user can write in)");
+    }
     return fd;
 }
 

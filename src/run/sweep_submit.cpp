@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -57,6 +58,23 @@ int run_capture(const std::vector<std::string>& args, std::string& output) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+// Where execvp would find program, or "" when no directory of PATH (unset: the
+// system's default, as for execvp) holds an executable of that name.
+std::string find_on_path(const std::string& program, std::string& searched) {
+    const char* env = std::getenv("PATH");
+    searched = env ? env : "/bin:/usr/bin";
+    size_t from = 0;
+    for (;;) {
+        const size_t to = searched.find(':', from);
+        const std::string dir = searched.substr(from, to == std::string::npos ? std::string::npos : to - from);
+        const std::string candidate = (dir.empty() ? "." : dir) + "/" + program;
+        std::error_code ec;
+        if (fs::is_regular_file(candidate, ec) && ::access(candidate.c_str(), X_OK) == 0) return candidate;
+        if (to == std::string::npos) return "";
+        from = to + 1;
+    }
+}
+
 std::string trim_newlines(std::string s) {
     while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
     return s;
@@ -107,6 +125,17 @@ int submit_sweep(const SweepSpec& spec, const SubmitOptions& opt) {
         return kSweepExitOk;
     }
 
+    // Before anything is written: without Slurm's sbatch there is nothing to submit to.
+    std::string searched;
+    if (find_on_path("sbatch", searched).empty()) {
+        std::fprintf(stderr,
+                     "ctr-sweep: error: submit: sbatch not found on PATH (%s): submit hands the sweep to Slurm, whose "
+                     "sbatch command it needs (run it where Slurm's client commands are installed, e.g. a login node "
+                     "of the cluster); nothing was written. --dry-run shows the scripts, and the same command "
+                     "without submit and --array runs the sweep on this machine\n",
+                     searched.c_str());
+        return kSweepExitRunsFailed;
+    }
     std::error_code ec;
     fs::create_directories(dir + "/slurm", ec);
     if (ec) throw SweepRefused("--out " + opt.dir + ": cannot create " + dir + "/slurm: " + ec.message());

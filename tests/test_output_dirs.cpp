@@ -1,0 +1,109 @@
+// Output locations that cannot be written (docs/reliability.md, docs/sweeps.md): each
+// message names the real cause and what was expected, with the documented exit code.
+// The tests run as root, for whom permissions do not stop writes: a read-only tmpfs and
+// regular files where directories are expected stand in for unwritable places.
+#include <sys/mount.h>
+
+#include <catch2/catch.hpp>
+#include <cerrno>
+#include <cstring>
+
+#include "cli_helpers.hpp"
+#include "helpers/sweep.hpp"
+
+using namespace ctr_test;
+
+namespace {
+
+const std::vector<std::string> kSmall = sets({"train.steps=20", "task.train_size=256", "train.batch_size=64",
+                                              "task.eval_size=64", "task.probe_size=4", "train.eval_every=10"});
+
+// A read-only file system on dir while it lives (mounted() false where that is not allowed).
+class ReadOnlyDir {
+public:
+    explicit ReadOnlyDir(const fs::path& dir) : dir_(dir) {
+        fs::create_directories(dir_);
+        mounted_ = ::mount("tmpfs", dir_.c_str(), "tmpfs", MS_RDONLY, "size=64k") == 0;
+    }
+    ~ReadOnlyDir() {
+        if (mounted_) ::umount(dir_.c_str());
+    }
+    bool mounted() const { return mounted_; }
+
+private:
+    fs::path dir_;
+    bool mounted_ = false;
+};
+
+}  // namespace
+
+TEST_CASE("ctr-train: --out under a file or in a read-only directory names the cause", "[cli][messages]") {
+    TempDir t("out_dirs");
+    const std::string blocker = t.write("plain_file", "not a directory\n");
+    for (const std::string& out : {std::string("plain_file/x.h5"), std::string("plain_file/sub/x.h5")}) {
+        const Result r = run_ctr(with({minimal_config(), "--out", out}, kSmall), t.dir);
+        INFO(r.err);
+        CHECK(r.code == 1);
+        CHECK(r.err == "ctr-train: error: --out " + out +
+                           ": plain_file is a file, not a directory (expected the directory to write the run file in)\n");
+    }
+    ReadOnlyDir ro(t.dir / "ro");
+    if (!ro.mounted()) {
+        WARN("cannot mount a read-only tmpfs here (" << std::strerror(errno) << "): read-only cases not run");
+        return;
+    }
+    const Result in_ro = run_ctr(with({minimal_config(), "--out", "ro/x.h5"}, kSmall), t.dir);
+    INFO(in_ro.err);
+    CHECK(in_ro.code == 1);
+    CHECK(in_ro.err == "ctr-train: error: --out ro/x.h5: cannot write in directory ro: creating the lock file "
+                       "ro/x.h5.lock of ro/x.h5 failed: Read-only file system (expected a directory this user can "
+                       "write in)\n");
+    const Result below_ro = run_ctr(with({minimal_config(), "--out", "ro/sub/x.h5"}, kSmall), t.dir);
+    INFO(below_ro.err);
+    CHECK(below_ro.code == 1);
+    CHECK(below_ro.err == "ctr-train: error: --out ro/sub/x.h5: cannot create directory ro/sub: Read-only file system "
+                          "(expected the directory to write the run file in)\n");
+    CHECK(files_under(t.dir) == std::vector<std::string>{"plain_file"});
+}
+
+TEST_CASE("ctr-sweep: a sweep directory that is a file or read-only, and submit without sbatch, name the cause",
+          "[sweep][messages]") {
+    TempDir t("sweep_dirs");
+    const std::string sweep = t.write("tiny.yaml", tiny_sweep("grid:\n  train.lr: [0.05, 0.01]\n", "0", 20));
+    t.write("plain_file", "not a directory\n");
+    for (const std::string& out : {std::string("plain_file"), std::string("plain_file/sub")}) {
+        const Result r = run_sweep_cmd({sweep, "--out", out, "-q"}, t.dir);
+        INFO(r.err);
+        CHECK(r.code == 2);
+        CHECK(r.err == "ctr-sweep: error: --out " + out + ": plain_file is a file, not a directory (expected the sweep "
+                                                          "directory)\n");
+    }
+    // submit, with a PATH that has no sbatch: refused before anything is written.
+    fs::create_directories(t.dir / "empty_bin");
+    const Result sub = run_command({"/usr/bin/env", "PATH=" + t.path("empty_bin"), ctr_sweep_path(), "submit", sweep,
+                                    "--array", "2", "--out", "out"},
+                                   t.dir);
+    INFO(sub.err);
+    CHECK(sub.code == 1);
+    CHECK_THAT(sub.err, Catch::Matchers::StartsWith("ctr-sweep: error: submit: sbatch not found on PATH (" +
+                                                    t.path("empty_bin") + "): "));
+    CHECK_THAT(sub.err, Catch::Matchers::Contains("nothing was written"));
+    CHECK_FALSE(fs::exists(t.dir / "out"));
+
+    ReadOnlyDir ro(t.dir / "ro");
+    if (!ro.mounted()) {
+        WARN("cannot mount a read-only tmpfs here (" << std::strerror(errno) << "): read-only cases not run");
+        return;
+    }
+    const Result in_ro = run_sweep_cmd({sweep, "--out", "ro", "-q"}, t.dir);
+    INFO(in_ro.err);
+    CHECK(in_ro.code == 2);
+    CHECK(in_ro.err == "ctr-sweep: error: ro: cannot write in the sweep directory: creating its lock file "
+                       "ro/.ctr-sweep-register.lock failed: Read-only file system (expected a directory this user can "
+                       "write in)\n");
+    const Result below_ro = run_sweep_cmd({sweep, "--out", "ro/sweep", "-q"}, t.dir);
+    INFO(below_ro.err);
+    CHECK(below_ro.code == 2);
+    CHECK(below_ro.err == "ctr-sweep: error: --out ro/sweep: cannot create directory ro/sweep: Read-only file system "
+                          "(expected the sweep directory)\n");
+}
