@@ -12,6 +12,8 @@ import yaml
 from . import model
 
 EMERGENCE_NAMES = ("catch", "tag", "release", "mechanism", "solved")
+# The groups every run file has (docs/hdf5-layout.md); a file without one is not a run file.
+RUN_GROUPS = ("metrics", "snapshots", "probe")
 
 
 # ---------------------------------------------------------------------------------
@@ -173,9 +175,17 @@ def load_run(path, activations=True):
     activations=False skips the per-snapshot activations and parameters (the large
     part of a file): `snapshots` and `params` then hold only the step coordinate.
     """
+    # A file that is there but not HDF5 at all is "not a run file" too (ValueError, as
+    # for an HDF5 file of something else); a missing file stays FileNotFoundError, and
+    # an HDF5 file HDF5 cannot open (truncated, damaged) OSError.
+    if os.path.isfile(path) and not h5py.is_hdf5(path):
+        raise ValueError(f"{path} is not an HDF5 file, so not a ctr run file")
     with h5py.File(path, "r", locking=False) as f:
-        if "config" not in f.attrs or "metrics" not in f:
-            raise ValueError(f"{path} is an HDF5 file but not a ctr run file (no config attribute or /metrics)")
+        missing = [name for name in RUN_GROUPS if name not in f]
+        if "config" not in f.attrs or missing:
+            what = ["the config attribute"] if "config" not in f.attrs else []
+            what += [f"/{name}" for name in missing]
+            raise ValueError(f"{path} is an HDF5 file but not a ctr run file (missing: {', '.join(what)})")
         attrs = _attrs(f)
         config = parse_config(attrs["config"])
 
@@ -250,7 +260,10 @@ def crossings(steps, holds):
     "switches": how many times it changed between consecutive steps,
     "held_at_end": bool}; {"measured": False, others None} for an empty series."""
     steps = np.asarray(steps)
-    holds = np.asarray(holds, dtype=bool)
+    holds = np.asarray(holds)
+    if holds.dtype.kind == "f":  # NaN is not holding (a plain cast to bool makes it True)
+        holds = np.nan_to_num(holds, nan=0.0)
+    holds = holds.astype(bool)
     if steps.size == 0:
         return {"measured": False, "first": None, "held_from": None, "lost": None, "switches": None,
                 "held_at_end": None}
@@ -303,11 +316,14 @@ def state_dict(run, step=None):
         if run.checkpoint is None:
             raise ValueError(f"{run.path} has no checkpoint")
         return {k: v.clone() for k, v in run.checkpoint["params"].items()}
+    if len(run.params.data_vars) == 0:
+        raise ValueError(f"{run.path}: no parameter snapshots (loaded with activations=False; "
+                         f"state_dict(run) gives the checkpoint's)")
     steps = run.params["step"].values
     idx = np.flatnonzero(steps == step)
     if idx.size == 0:
-        if len(run.params.data_vars) == 0:
-            raise ValueError(f"{run.path}: no parameter snapshots (log.snapshots off, or loaded with activations=False)")
+        if steps.size == 0:
+            raise KeyError(f"{run.path} has no snapshot at step {step}: it has no snapshots (log.snapshots: false)")
         near = steps[np.argsort(np.abs(steps - step))[:3]]
         raise KeyError(f"{run.path} has no snapshot at step {step}; nearest: {sorted(int(s) for s in near)}")
     i = int(idx[-1])

@@ -137,6 +137,28 @@ class LoadRun(unittest.TestCase):
             f["x"] = 1
         with self.assertRaisesRegex(ValueError, "not a ctr run file"):
             ctr.load_run(path)
+        # not HDF5 at all, or empty: also "not a run file", ValueError (docs/analysis.md)
+        for name, content in (("text.h5", b"hello\n"), ("empty.h5", b"")):
+            with open(runs.tmpdir() + "/" + name, "wb") as f:
+                f.write(content)
+            with self.subTest(name=name), self.assertRaisesRegex(ValueError, "not a ctr run file"):
+                ctr.load_run(runs.tmpdir() + "/" + name)
+        # the config attribute and /metrics alone do not make a run file
+        with h5py.File(path, "w") as f:
+            f.attrs["config"] = "seed: 0\n"
+            f.create_group("metrics")
+        with self.assertRaisesRegex(ValueError, "not a ctr run file.*/snapshots, /probe"):
+            ctr.load_run(path)
+        with self.assertRaises(FileNotFoundError):
+            ctr.load_run(runs.tmpdir() + "/no-such-run.h5")
+
+    def test_state_dict_without_parameter_snapshots(self):
+        light = ctr.load_run(self.path, activations=False)
+        step = int(self.r.params.step.values[1])
+        with self.assertRaisesRegex(ValueError, "no parameter snapshots"):
+            ctr.state_dict(light, step)
+        final = ctr.state_dict(light)  # the checkpoint is still there
+        self.assertTrue(torch.equal(final["unembed.W_U"], ctr.state_dict(self.r)["unembed.W_U"]))
 
 
 class WithoutSnapshots(unittest.TestCase):
@@ -172,6 +194,10 @@ class Crossings(unittest.TestCase):
                           "held_at_end": True})
         self.assertEqual(ctr.crossings([], [])["measured"], False)
         self.assertEqual(ctr.crossings([0, 1], [np.nan >= 1, True])["first"], 1)
+        # a float series: NaN does not hold (a plain cast to bool would make it hold)
+        self.assertEqual(ctr.crossings([0, 1, 2], [np.nan, 1.0, np.nan]),
+                         {"measured": True, "first": 1, "held_from": None, "lost": 2, "switches": 2,
+                          "held_at_end": False})
 
 
 if __name__ == "__main__":
