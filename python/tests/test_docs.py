@@ -1,4 +1,4 @@
-"""Every ```python snippet of docs/analysis.md and docs/hdf5-layout.md runs, as
+"""Every ```python snippet of docs/analysis.md, docs/hdf5-layout.md and docs/plots.md runs, as
 printed, on a real run of `ctr-train configs/minimal.yaml --seed 4` standing in for
 runs/minimal-seed4.h5."""
 import os
@@ -10,7 +10,7 @@ import unittest
 
 import runs
 
-DOCS = [os.path.join(runs.REPO, "docs", name) for name in ("analysis.md", "hdf5-layout.md")]
+DOCS = [os.path.join(runs.REPO, "docs", name) for name in ("analysis.md", "hdf5-layout.md", "plots.md")]
 
 
 def snippets(doc=DOCS[0]):
@@ -30,6 +30,7 @@ class DocSnippets(unittest.TestCase):
     def test_there_are_snippets(self):
         self.assertGreaterEqual(len(snippets(DOCS[0])), 5)
         self.assertGreaterEqual(len(snippets(DOCS[1])), 5)
+        self.assertGreaterEqual(len(snippets(DOCS[2])), 1)
 
     def test_snippets_run(self):
         for doc in DOCS:
@@ -39,7 +40,7 @@ class DocSnippets(unittest.TestCase):
                                        env=dict(os.environ, MPLBACKEND="Agg"))
                     self.assertEqual(r.returncode, 0, f"snippet {i} of {doc} failed:\n{code}\n{r.stderr}")
         # the figures the recipes save
-        for png in ("attention-around-catch.png", "resid-over-training.png"):
+        for png in ("attention-around-catch.png", "resid-over-training.png", "attention-seq3.pdf"):
             self.assertGreater(os.path.getsize(os.path.join(self.dir, png)), 1000)
 
 

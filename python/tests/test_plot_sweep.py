@@ -4,6 +4,8 @@ The sweep is a tiny grid of real runs (the 0-step Theorem 7.1 construction over
 model.init_tag_scale x task.seq_len, two seeds each: fast, and with both outcomes),
 run by ctr-sweep when the build has it; without it, the same runs are made by
 ctr-train and indexed here with the columns docs/sweeps.md documents."""
+import contextlib
+import io
 import math
 import os
 import shutil
@@ -157,6 +159,19 @@ class Sweep(unittest.TestCase):
         self.assertEqual(ctr.plot.main(["sweep", self.dir, "--out", out]), 0)
         self.assertEqual(sorted(os.listdir(out)),
                          ["sweep-curves.png", "sweep-heatmap.png", "sweep-rate.png", "sweep-steps.png"])
+
+    def test_a_missing_run_file_is_refused_naming_it(self):
+        # the index alone, away from its run files: exit 2 naming the file (docs/plots.md)
+        moved = tempfile.mkdtemp(dir=runs.tmpdir())
+        shutil.copy(os.path.join(self.dir, "index.csv"), moved)
+        first = ctr.load_sweep(moved).query("status == 'complete'")["path"].iloc[0]
+        with contextlib.redirect_stderr(io.StringIO()) as err, contextlib.redirect_stdout(io.StringIO()):
+            code = ctr.plot.main(["sweep", moved])
+        self.assertEqual(code, 2, err.getvalue())
+        self.assertIn(f"{first}: no such file", err.getvalue())
+        # without the curves no run file is opened
+        with contextlib.redirect_stdout(io.StringIO()):
+            self.assertEqual(ctr.plot.main(["sweep", moved, "--no-curves"]), 0)
 
 
 class Compare(unittest.TestCase):

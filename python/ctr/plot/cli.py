@@ -89,7 +89,10 @@ def plot_sweep(directory, out=None, fmt="png", curves=True):
     _save(sweep_figures.rate_figure(df), f"{stem}-rate.{fmt}", written)
     _save(sweep_figures.steps_figure(df), f"{stem}-steps.{fmt}", written)
     if curves:
-        _save(sweep_figures.curves_figure(df), f"{stem}-curves.{fmt}", written)
+        # Read before drawing, so that a run file that is missing or unreadable is an
+        # input error naming it (exit 2), not a failure to write (exit 1).
+        runs = {p: _open_run(p, activations=False) for p in sweep_figures.complete(df)["path"]}
+        _save(sweep_figures.curves_figure(df, runs=runs), f"{stem}-curves.{fmt}", written)
     _save(sweep_figures.heatmap_figure(df), f"{stem}-heatmap.{fmt}", written)
     return written
 
