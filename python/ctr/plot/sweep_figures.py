@@ -88,8 +88,9 @@ def rate_figure(df, title=""):
 
 @style.paper
 def steps_figure(df, title=""):
-    """Distributions of the emergence steps (catch, tag, release, solved) of the complete
-    runs that reached them, one panel each, runs as dots per grid point, median as a bar."""
+    """Distributions of the emergence steps (catch, tag, release, solved: the index's
+    `*_step`, the step from which each held to the end) of the complete runs that
+    reached them, one panel each, runs as dots per grid point, median as a bar."""
     done = complete(df)
     keys = swept_keys(df)
     points = list(dict.fromkeys(done.sort_values(keys)["point"])) if keys else ["all"]
@@ -113,7 +114,7 @@ def steps_figure(df, title=""):
                         ha="center", va="bottom", fontsize=6)
         ax.set_xticks(range(len(points)), ticks, rotation=90 if len(points) > 1 and max(map(len, ticks)) > 4 else 0)
         ax.set_xlim(-0.6, len(points) - 0.4)
-        ax.set_title(f"{name}: first step it held\n", fontsize=8)
+        ax.set_title(f"{name}: step it held from\n", fontsize=8)
     axes[0].set_ylabel("step")
     if keys:
         fig.supxlabel("grid point: " + ", ".join(keys), fontsize=8)
