@@ -13,6 +13,7 @@
 // ulp of the exact value (tests/test_exp.cpp); no table, no branch, NaN propagates.
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 #include <utility>
 
 #include "util/real.hpp"
@@ -74,24 +75,44 @@ struct ExpConstants<float> {
                                                     0.041666668f, 0.008333334f, 0.0013888889f, 0.0001984127f};
 };
 
+// e * 2^n for t = n + kRound (n an integer, t's bits those of kRound plus n), as
+// (e * 2^n1) * 2^n2 with n1 = floor(n / 2) and n2 = n - n1, each factor a normal number.
+// The factors' bits are (n1 + kBias) << kMantBits and (n2 + kBias) << kMantBits, in which
+// only the low bits of n1 + kBias and n2 + kBias survive the shift (12 for double, 9 for
+// float). Those bits are computed here from t's bits directly: kRound's low 51 (float:
+// 22) bits are zero, so t's bits agree with n there, and bits 1.. of t shifted right
+// logically are the low bits of floor(n / 2) as an arithmetic shift of n gives them.
+// With u = t + 2 kBias (modulo 2^64): u >> 1 = n1 + kBias and u - (u >> 1) = n2 + kBias
+// in those bits, for every t, NaN's bits too, so every integer that reaches the
+// exponents is the one `n1 = n >> 1` (arithmetic), `(n1 + kBias) << kMantBits` gives.
+// SSE2 and AVX2 have no 64-bit arithmetic shift (GCC emulates it with several
+// instructions); the logical one is one.
+template <class T, int W>
+[[gnu::always_inline]] inline Lanes<T, W> exp_scale(Lanes<T, W> e, Lanes<T, W> t) {
+    using C = ExpConstants<T>;
+    using V = Lanes<T, W>;
+    using UInt = std::make_unsigned_t<typename C::Int>;
+    using U = Lanes<UInt, W>;
+    const U u = (U)t + UInt(2 * C::kBias);
+    const U m1 = u >> 1, m2 = u - m1;  // n1 + kBias, n2 + kBias (their low bits)
+    const V s1 = (V)(m1 << C::kMantBits);
+    const V s2 = (V)(m2 << C::kMantBits);
+    return (e * s1) * s2;
+}
+
 template <class T, int W>
 [[gnu::always_inline]] inline Lanes<T, W> exp_lanes(Lanes<T, W> x) {
     using C = ExpConstants<T>;
     using V = Lanes<T, W>;
-    using I = Lanes<typename C::Int, W>;
     x = x < C::kLo ? splat<V>(C::kLo) : x;  // comparisons are false for NaN: it passes through
     x = x > C::kHi ? splat<V>(C::kHi) : x;
     const V t = x * C::kLog2e + C::kRound;
     const V n = t - C::kRound;                               // round(x / ln2), exactly
-    const I ni = (I)t - (I)splat<V>(C::kRound);              // the same integer, from the bits
     const V r = (x - n * C::kLn2Hi) - n * C::kLn2Lo;         // |r| <= ln2 / 2
     V p = splat<V>(C::kInvFact[C::kDegree]);
     for (int i = C::kDegree - 1; i >= 2; --i) p = p * r + C::kInvFact[i];
     const V e = (r + (r * r) * p) + T(1);                    // e^r
-    const I n1 = ni >> 1, n2 = ni - n1;                      // 2^n = 2^n1 * 2^n2, each a normal number
-    const V s1 = (V)((n1 + C::kBias) << C::kMantBits);
-    const V s2 = (V)((n2 + C::kBias) << C::kMantBits);
-    return (e * s1) * s2;
+    return exp_scale<T, W>(e, t);                            // e * 2^n
 }
 
 // exp_lanes of x[0..N) in place, step by step across the N vectors: the same operations
@@ -103,15 +124,12 @@ template <class T, int W, int N, bool kNonPositive = false>
 [[gnu::always_inline]] inline void exp_lanes_n(Lanes<T, W>* x) {
     using C = ExpConstants<T>;
     using V = Lanes<T, W>;
-    using I = Lanes<typename C::Int, W>;
-    V r[N], p[N];
-    I ni[N];
+    V r[N], p[N], t[N];
     for (int k = 0; k < N; ++k) {
         V v = x[k] < C::kLo ? splat<V>(C::kLo) : x[k];
         if constexpr (!kNonPositive) v = v > C::kHi ? splat<V>(C::kHi) : v;
-        const V t = v * C::kLog2e + C::kRound;
-        const V n = t - C::kRound;
-        ni[k] = (I)t - (I)splat<V>(C::kRound);
+        t[k] = v * C::kLog2e + C::kRound;
+        const V n = t[k] - C::kRound;
         r[k] = (v - n * C::kLn2Hi) - n * C::kLn2Lo;
         p[k] = splat<V>(C::kInvFact[C::kDegree]);
     }
@@ -119,10 +137,7 @@ template <class T, int W, int N, bool kNonPositive = false>
         for (int k = 0; k < N; ++k) p[k] = p[k] * r[k] + C::kInvFact[i];
     for (int k = 0; k < N; ++k) {
         const V e = (r[k] + (r[k] * r[k]) * p[k]) + T(1);
-        const I n1 = ni[k] >> 1, n2 = ni[k] - n1;
-        const V s1 = (V)((n1 + C::kBias) << C::kMantBits);
-        const V s2 = (V)((n2 + C::kBias) << C::kMantBits);
-        x[k] = (e * s1) * s2;
+        x[k] = exp_scale<T, W>(e, t[k]);
     }
 }
 
