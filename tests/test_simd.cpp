@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <type_traits>
 #include <vector>
 
 #include "model/attention.hpp"
@@ -85,6 +86,56 @@ TEST_CASE("the model's exp is within one ulp of the exact value", "[simd][exp]")
     // gradual underflow: exp(-740) is about 4.2e-322, a subnormal
     CHECK(std::fabs(exp_real(-740) - 4.2e-322) < 1e-323);
     CHECK(exp_real(-745.1) == std::numeric_limits<real>::denorm_min());
+}
+
+// exp_scale takes the exponent fields of 2^n1 and 2^n2 from t's bits with a logical
+// shift; they must be those of the definition, n = bits(t) - bits(kRound), n1 = n >> 1
+// as a signed (arithmetic) shift, n2 = n - n1, field = (n_i + kBias) << kMantBits, for
+// every bit pattern of t (NaN's and those the clamps exclude too), at one lane and two.
+TEST_CASE("the exp's 2^n factors: the exponent fields of n >> 1 for every bit pattern of t", "[simd][exp]") {
+    using C = ExpConstants<real>;
+    using I = C::Int;
+    using U = std::make_unsigned_t<I>;
+    static_assert(sizeof(U) == sizeof(real));
+    const auto bits = [](real x) {
+        U u;
+        std::memcpy(&u, &x, sizeof u);
+        return u;
+    };
+    const auto from_bits = [](U u) {
+        real x;
+        std::memcpy(&x, &u, sizeof x);
+        return x;
+    };
+    const auto expected = [&](real e, real t) {
+        const I n = static_cast<I>(bits(t) - bits(C::kRound));
+        const I n1 = n >> 1;  // arithmetic since C++20
+        const U n2 = static_cast<U>(n) - static_cast<U>(n1);
+        const real s1 = from_bits((static_cast<U>(n1) + U(C::kBias)) << C::kMantBits);
+        const real s2 = from_bits((n2 + U(C::kBias)) << C::kMantBits);
+        return (e * s1) * s2;
+    };
+    std::mt19937_64 rng(11);
+    std::vector<real> ts;
+    for (int n = -1100; n <= 1100; ++n) ts.push_back(C::kRound + n);  // what the clamps leave, and more
+    for (int i = 0; i < 100000; ++i) ts.push_back(from_bits(static_cast<U>(rng())));  // any pattern
+    ts.push_back(std::numeric_limits<real>::quiet_NaN());
+    ts.push_back(-std::numeric_limits<real>::quiet_NaN());
+    ts.push_back(std::numeric_limits<real>::infinity());
+    ts.push_back(-std::numeric_limits<real>::infinity());
+    size_t differ = 0;
+    for (const real e : {real(1), real(1.3), real(0.75)})
+        for (size_t i = 0; i + 2 <= ts.size(); i += 2) {
+            const Lanes<real, 2> t2 = {ts[i], ts[i + 1]};
+            const Lanes<real, 2> y2 = exp_scale<real, 2>(Lanes<real, 2>{e, e}, t2);
+            for (int k = 0; k < 2; ++k) {
+                const real want = expected(e, ts[i + k]);
+                const Lanes<real, 1> y1 = exp_scale<real, 1>(Lanes<real, 1>{e}, Lanes<real, 1>{ts[i + k]});
+                differ += bits(y2[k]) != bits(want);
+                differ += bits(y1[0]) != bits(want);
+            }
+        }
+    CHECK(differ == 0);
 }
 
 TEST_CASE("every vector width gives the scalar bits: forward, backward, loss-only", "[simd][determinism]") {
