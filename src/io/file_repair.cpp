@@ -3,8 +3,8 @@
 #include <hdf5.h>
 
 #include <filesystem>
-#include <vector>
 
+#include "io/file_walk.hpp"
 #include "io/h5.hpp"
 #include "io/run_file_reader.hpp"
 
@@ -17,23 +17,13 @@ namespace {
 // True when every numeric dataset below the file's root reads back: a chunk whose bytes
 // were never written (the kill came before them) fails its filter or its read here.
 bool every_dataset_reads(hid_t file) {
-    auto visit = [](hid_t root, const char* name, const H5O_info_t* info, void* ok) -> herr_t {
-        if (info->type != H5O_TYPE_DATASET) return 0;
-        h5::Handle ds(H5Dopen2(root, name, H5P_DEFAULT));
-        if (!ds.valid()) return *static_cast<bool*>(ok) = false, 1;
-        h5::Handle type(H5Dget_type(ds.get()));
-        const H5T_class_t cls = H5Tget_class(type.get());
-        if (cls != H5T_INTEGER && cls != H5T_FLOAT) return 0;  // strings are written once, at creation
-        h5::Handle native(H5Tget_native_type(type.get(), H5T_DIR_ASCEND));
-        h5::Handle space(H5Dget_space(ds.get()));
-        const hssize_t n = H5Sget_simple_extent_npoints(space.get());
-        std::vector<unsigned char> buf(static_cast<size_t>(std::max<hssize_t>(n, 1)) * H5Tget_size(native.get()));
-        if (n > 0 && H5Dread(ds.get(), native.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()) < 0)
-            return *static_cast<bool*>(ok) = false, 1;
-        return 0;
+    FileWalk walk;
+    walk.dataset = [](const char*, const WalkValues& v) {
+        const H5T_class_t cls = H5Tget_class(v.type);
+        if (cls != H5T_INTEGER && cls != H5T_FLOAT) return true;  // strings are written once, at creation
+        return v.read_native({});
     };
-    bool ok = true;
-    if (H5Ovisit2(file, H5_INDEX_NAME, H5_ITER_INC, visit, &ok, H5O_INFO_BASIC) < 0) ok = false;
+    const bool ok = walk_file(file, walk);
     H5Eclear2(H5E_DEFAULT);
     return ok;
 }

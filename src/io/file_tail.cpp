@@ -9,6 +9,7 @@
 #include <optional>
 #include <vector>
 
+#include "io/file_walk.hpp"
 #include "io/h5.hpp"
 
 namespace fs = std::filesystem;
@@ -16,10 +17,9 @@ namespace fs = std::filesystem;
 namespace ctr {
 namespace {
 
-// Everything read from the file, folded into one FNV-1a hash; ok false once a read failed.
+// Everything read from the file, folded into one FNV-1a hash.
 struct Digest {
     uint64_t hash = 1469598103934665603ull;
-    bool ok = true;
     void add(const void* p, size_t n) {
         const auto* b = static_cast<const unsigned char*>(p);
         for (size_t i = 0; i < n; ++i) hash = (hash ^ b[i]) * 1099511628211ull;
@@ -35,78 +35,57 @@ struct Digest {
     }
 };
 
-// Reads the n values of an attribute or dataset of file type `type` through read(mem_type,
-// buffer) and adds them to g: numbers and fixed strings as bytes, variable-length strings
-// and sequences by their contents (their bytes live in the global heap).
-template <class Read>
-void add_values(Digest& g, hid_t type, hid_t space, hssize_t n, Read&& read) {
-    if (n <= 0) return;
-    const H5T_class_t cls = H5Tget_class(type);
-    const bool vlen_string = cls == H5T_STRING && H5Tis_variable_str(type) > 0;
-    h5::Handle mem(H5Tget_native_type(type, H5T_DIR_ASCEND));
-    if (!mem.valid()) return void(g.ok = false);
-    const size_t size = H5Tget_size(mem.get());
-    std::vector<unsigned char> buf(static_cast<size_t>(n) * size, 0);
-    if (read(mem.get(), buf.data()) < 0) return void(g.ok = false);
-    if (vlen_string) {
-        for (hssize_t i = 0; i < n; ++i) g.add_text(reinterpret_cast<char**>(buf.data())[i]);
-    } else if (cls == H5T_VLEN) {
-        h5::Handle base(H5Tget_super(mem.get()));
-        const size_t base_size = base.valid() ? H5Tget_size(base.get()) : 0;
-        for (hssize_t i = 0; i < n; ++i) {
-            const hvl_t& v = reinterpret_cast<hvl_t*>(buf.data())[i];
-            g.add_value(v.len);
-            if (v.p) g.add(v.p, v.len * base_size);
+// Reads the values of an attribute or dataset and adds them to g: numbers and fixed
+// strings as bytes, variable-length strings and sequences by their contents (their bytes
+// live in the global heap). False when they cannot be read.
+bool add_values(Digest& g, const WalkValues& v) {
+    if (v.type < 0 || v.space < 0) return false;
+    const H5T_class_t cls = H5Tget_class(v.type);
+    const bool vlen_string = cls == H5T_STRING && H5Tis_variable_str(v.type) > 0;
+    return v.read_native([&](hid_t mem, const unsigned char* bytes, size_t size) {
+        if (vlen_string) {
+            for (hssize_t i = 0; i < v.n; ++i) g.add_text(reinterpret_cast<char* const*>(bytes)[i]);
+        } else if (cls == H5T_VLEN) {
+            h5::Handle base(H5Tget_super(mem));
+            const size_t base_size = base.valid() ? H5Tget_size(base.get()) : 0;
+            for (hssize_t i = 0; i < v.n; ++i) {
+                const hvl_t& x = reinterpret_cast<const hvl_t*>(bytes)[i];
+                g.add_value(x.len);
+                if (x.p) g.add(x.p, x.len * base_size);
+            }
+        } else {
+            g.add(bytes, size);
         }
-    } else {
-        g.add(buf.data(), buf.size());
-    }
-    if (vlen_string || cls == H5T_VLEN) H5Dvlen_reclaim(mem.get(), space, H5P_DEFAULT, buf.data());
+    });
 }
 
-herr_t add_attribute(hid_t obj, const char* name, const H5A_info_t*, void* data) {
-    Digest& g = *static_cast<Digest*>(data);
-    g.add_text(name);
-    h5::Handle attr(H5Aopen(obj, name, H5P_DEFAULT));
-    if (!attr.valid()) return g.ok = false, 1;
-    h5::Handle type(H5Aget_type(attr.get())), space(H5Aget_space(attr.get()));
-    if (!type.valid() || !space.valid()) return g.ok = false, 1;
-    add_values(g, type.get(), space.get(), H5Sget_simple_extent_npoints(space.get()),
-               [&](hid_t mem, void* buf) { return H5Aread(attr.get(), mem, buf); });
-    return g.ok ? 0 : 1;
-}
-
-herr_t add_object(hid_t root, const char* name, const H5O_info_t* info, void* data) {
-    Digest& g = *static_cast<Digest*>(data);
-    g.add_text(name);
-    g.add_value(info->type);
-    g.add_value(info->addr);
-    g.add_value(info->num_attrs);
-    h5::Handle obj(H5Oopen(root, name, H5P_DEFAULT));
-    if (!obj.valid() || H5Aiterate2(obj.get(), H5_INDEX_NAME, H5_ITER_INC, nullptr, add_attribute, &g) < 0 || !g.ok)
-        return g.ok = false, 1;
-    if (info->type != H5O_TYPE_DATASET) return 0;
-    h5::Handle type(H5Dget_type(obj.get())), space(H5Dget_space(obj.get()));
-    if (!type.valid() || !space.valid()) return g.ok = false, 1;
-    add_values(g, type.get(), space.get(), H5Sget_simple_extent_npoints(space.get()),
-               [&](hid_t mem, void* buf) { return H5Dread(obj.get(), mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf); });
-    return g.ok ? 0 : 1;
-}
-
-// Everything the file holds, read afresh (the file is closed again before it returns);
-// nothing when something cannot be read.
+// Everything the file holds, read afresh (the file is closed again before it returns):
+// every object's name, type, address and attribute count, every attribute's name and
+// values, every dataset's values. Nothing when something cannot be read.
 std::optional<uint64_t> digest(const std::string& path) {
     Digest g;
+    FileWalk walk;
+    walk.object = [&](const char* name, const H5O_info_t& info) {
+        g.add_text(name);
+        g.add_value(info.type);
+        g.add_value(info.addr);
+        g.add_value(info.num_attrs);
+        return true;
+    };
+    walk.attribute = [&](const char* name, const WalkValues& v) {
+        g.add_text(name);
+        return add_values(g, v);
+    };
+    walk.dataset = [&](const char*, const WalkValues& v) { return add_values(g, v); };
+    bool ok = true;
     {
         h5::Handle fapl(H5Pcreate(H5P_FILE_ACCESS));
         if (!fapl.valid() || H5Pset_file_locking(fapl.get(), false, true) < 0) return std::nullopt;
         h5::Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()));
-        if (!file.valid() ||
-            H5Ovisit2(file.get(), H5_INDEX_NAME, H5_ITER_INC, add_object, &g, H5O_INFO_BASIC | H5O_INFO_NUM_ATTRS) < 0)
-            g.ok = false;
+        ok = file.valid() && walk_file(file.get(), walk);
     }
     H5Eclear2(H5E_DEFAULT);
-    if (!g.ok) return std::nullopt;
+    if (!ok) return std::nullopt;
     return g.hash;
 }
 
