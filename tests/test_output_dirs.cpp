@@ -10,6 +10,7 @@
 
 #include "cli_helpers.hpp"
 #include "helpers/sweep.hpp"
+#include "util/dir_problem.hpp"
 
 using namespace ctr_test;
 
@@ -36,6 +37,16 @@ private:
 };
 
 }  // namespace
+
+TEST_CASE("lock_file_problem: the directory, the lock file, what it locks and the system's reason", "[messages]") {
+    // ctr-train's run lock and ctr-sweep's directory locks say it in the same words.
+    CHECK(ctr::lock_file_problem("runs/a/x.h5.lock", "runs/a/x.h5", EROFS) ==
+          "cannot write in directory runs/a: creating the lock file runs/a/x.h5.lock of runs/a/x.h5 failed: Read-only "
+          "file system (expected a directory this user can write in)");
+    CHECK(ctr::lock_file_problem("x.h5.lock", "x.h5", EACCES) ==
+          "cannot write in directory .: creating the lock file x.h5.lock of x.h5 failed: Permission denied (expected a "
+          "directory this user can write in)");
+}
 
 TEST_CASE("ctr-train: --out under a file or in a read-only directory names the cause", "[cli][messages]") {
     TempDir t("out_dirs");
@@ -98,9 +109,9 @@ TEST_CASE("ctr-sweep: a sweep directory that is a file or read-only, and submit 
     const Result in_ro = run_sweep_cmd({sweep, "--out", "ro", "-q"}, t.dir);
     INFO(in_ro.err);
     CHECK(in_ro.code == 2);
-    CHECK(in_ro.err == "ctr-sweep: error: ro: cannot write in the sweep directory: creating its lock file "
-                       "ro/.ctr-sweep-register.lock failed: Read-only file system (expected a directory this user can "
-                       "write in)\n");
+    CHECK(in_ro.err == "ctr-sweep: error: cannot write in directory ro: creating the lock file "
+                       "ro/.ctr-sweep-register.lock of the sweep failed: Read-only file system (expected a directory "
+                       "this user can write in)\n");
     const Result below_ro = run_sweep_cmd({sweep, "--out", "ro/sweep", "-q"}, t.dir);
     INFO(below_ro.err);
     CHECK(below_ro.code == 2);

@@ -8,8 +8,9 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
-#include <filesystem>
 #include <fstream>
+
+#include "util/dir_problem.hpp"
 
 namespace ctr {
 namespace {
@@ -75,9 +76,7 @@ RunLock RunLock::acquire(const std::string& run_path) {
         const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
         if (fd < 0) {
             const int err = errno;
-            const std::string dir = std::filesystem::path(path).parent_path().empty() ? "." : std::filesystem::path(path).parent_path().string();
-            throw h5::IoError("cannot write in directory " + dir + ": creating the lock file " + path + " of " + run_path +
-                                  " failed: " + std::strerror(err) + " (expected a directory this user can write in)",
+            throw h5::IoError(lock_file_problem(path, run_path, err),
                               err == EACCES || err == EPERM || err == EROFS ? Cause::kPermission : Cause::kOther);
         }
         if (lock_whole_file(fd) != 0) {

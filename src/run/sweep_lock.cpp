@@ -8,13 +8,13 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <regex>
 
 #include "run/sweep_driver.hpp"
+#include "util/dir_problem.hpp"
 
 namespace ctr {
 
@@ -41,9 +41,7 @@ int open_lock_file(const fs::path& path) {
     const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) {
         const int err = errno;
-        const std::string dir = path.parent_path().empty() ? "." : path.parent_path().string();
-        throw SweepRefused(dir + ": cannot write in the sweep directory: creating its lock file " + path.string() +
-                           " failed: " + std::strerror(err) + " (expected a directory this user can write in)");
+        throw SweepRefused(lock_file_problem(path, "the sweep", err));
     }
     return fd;
 }

@@ -1,5 +1,7 @@
 #include "util/dir_problem.hpp"
 
+#include <cstring>
+
 namespace fs = std::filesystem;
 
 namespace ctr {
@@ -16,6 +18,12 @@ std::string dir_problem(const fs::path& dir, const std::error_code& ec) {
         if (p == p.parent_path()) break;
     }
     return "cannot create directory " + dir.string() + ": " + ec.message();
+}
+
+std::string lock_file_problem(const fs::path& lock, const std::string& of, int err) {
+    const std::string dir = lock.parent_path().empty() ? "." : lock.parent_path().string();
+    return "cannot write in directory " + dir + ": creating the lock file " + lock.string() + " of " + of +
+           " failed: " + std::strerror(err) + " (expected a directory this user can write in)";
 }
 
 }  // namespace ctr
