@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "analysis/mechanism.hpp"
@@ -330,6 +331,7 @@ TEST_CASE("crossings: first, held from, lost and switches of a condition", "[ana
 TEST_CASE("emergence: catch, tag, release and the mechanism from snapshots, solved from the metrics rows",
           "[analysis][verdict]") {
     AnalysisConfig cfg;
+    const ModelConfig model;  // two layers
     auto snap = [](int64_t step, double c, double t, double r) {
         Headline s;
         s.step = step;
@@ -340,7 +342,7 @@ TEST_CASE("emergence: catch, tag, release and the mechanism from snapshots, solv
     };
     const std::vector<Headline> s = {snap(0, 0.1, 0.0, 0.2), snap(10, 0.95, 6.0, 0.5), snap(20, 0.5, 1.0, 0.95),
                                      snap(30, 0.95, 6.0, 0.95), snap(40, 0.97, 7.0, 0.85)};
-    const Emergence e = emergence(s, {0, 25, 50}, {1.0, 0.005, 0.02}, cfg);
+    const Emergence e = emergence(s, {0, 25, 50}, {1.0, 0.005, 0.02}, model, cfg);
     CHECK(e[Milestone::kCatch].first == 10);
     CHECK(e[Milestone::kCatch].held_from == 30);  // crossed at 10, fell back at 20
     CHECK(e[Milestone::kCatch].switches == 3);
@@ -357,19 +359,32 @@ TEST_CASE("emergence: catch, tag, release and the mechanism from snapshots, solv
     CHECK(emergence_story(e) == "mechanism formed at step 30, lost for good at step 40 (2 switches)");
 
     // Without snapshots only solved is measured.
-    const Emergence blind = emergence({}, {0, 50}, {1.0, 0.001}, cfg);
+    const Emergence blind = emergence({}, {0, 50}, {1.0, 0.001}, model, cfg);
     CHECK_FALSE(blind[Milestone::kCatch].measured);
     CHECK(blind[Milestone::kSolved].held_from == 50);
     CHECK(emergence_story(blind) == "mechanism not measured (no snapshots)");
 
-    const Emergence all = emergence({snap(5, 1, 9, 1), snap(6, 1, 9, 1)}, {5, 6}, {0, 0}, cfg);
+    const Emergence all = emergence({snap(5, 1, 9, 1), snap(6, 1, 9, 1)}, {5, 6}, {0, 0}, model, cfg);
     CHECK(all.catch_step == 5);
     CHECK(all.release_step == 5);
     CHECK(emergence_story(all) == "mechanism formed at step 5 and held");
-    CHECK(emergence_story(emergence({snap(0, 0.1, 0, 0.2), snap(9, 0.95, 0, 0.3)}, {}, {}, cfg)) ==
+    CHECK(emergence_story(emergence({snap(0, 0.1, 0, 0.2), snap(9, 0.95, 0, 0.3)}, {}, {}, model, cfg)) ==
           "caught from step 9 but never released (release at most 0.3)");
-    CHECK(emergence_story(emergence({snap(0, 0.1, 0, 0.2), snap(9, 0.15, 0, 0.3)}, {}, {}, cfg)) ==
+    CHECK(emergence_story(emergence({snap(0, 0.1, 0, 0.2), snap(9, 0.15, 0, 0.3)}, {}, {}, model, cfg)) ==
           "stalled before catch (catch at most 0.15)");
+
+    // One layer: no pair to measure, its headline NaN, whatever else the snapshots hold.
+    ModelConfig one = model;
+    one.n_layers = 1;
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    const Emergence single = emergence({snap(0, nan, nan, nan), snap(9, nan, nan, nan)}, {0, 9}, {1.0, 0.5}, one, cfg);
+    CHECK_FALSE(single.has_pair);
+    CHECK(std::isnan(single.max_catch));
+    CHECK(std::isnan(single.max_release));
+    CHECK(emergence_story(single) == "no mechanism to measure (no catch/release pair with one layer)");
+    CHECK(emergence_story(emergence({}, {0, 9}, {1.0, 0.5}, one, cfg)) == "mechanism not measured (no snapshots)");
+    CHECK(has_catch_release_pair(model));
+    CHECK_FALSE(has_catch_release_pair(one));
 }
 
 TEST_CASE("verdict: error and a catch layer before a release layer", "[analysis][verdict]") {

@@ -45,7 +45,7 @@ RunResult train_and_judge(uint64_t seed) {
     tr.run_probe();
     r.m = compute_mechanism(tr.probe_model(), tr.state().params.data(), tr.probe_batch(), ac);
     r.verdict = judge(r.m, r.rel_error, ac);
-    r.emergence = emergence(snaps, steps, rels, ac);
+    r.emergence = emergence(snaps, steps, rels, cfg.model, ac);
     r.causal = causal_tests(cfg, tr.state().params.data(), tr.probe_batch(), r.m);
     return r;
 }

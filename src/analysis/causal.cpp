@@ -74,7 +74,7 @@ CausalResult causal_tests(Transformer& model, const real* params, const Batch& p
 }
 
 CausalResult causal_tests(const Config& cfg, const real* params, const Batch& probe, const MechanismMetrics& m) {
-    if (m.catch_layer < 0) {  // one layer: no catch head, so no tests and no losses (NaN)
+    if (!has_catch_release_pair(m)) {  // one layer: no catch head, so no tests and no losses (NaN)
         CausalResult none;
         none.clean_loss = none.catch_ablated_loss = none.tag_ablated_loss = none.catch_increase = none.tag_increase =
             std::numeric_limits<double>::quiet_NaN();

@@ -38,8 +38,9 @@ Crossing crossings(const std::vector<int64_t>& steps, const std::vector<char>& h
 }
 
 Emergence emergence(const std::vector<Headline>& snapshots, const std::vector<int64_t>& metric_steps,
-                    const std::vector<double>& eval_rel_error, const AnalysisConfig& cfg) {
+                    const std::vector<double>& eval_rel_error, const ModelConfig& model, const AnalysisConfig& cfg) {
     Emergence e;
+    e.has_pair = has_catch_release_pair(model);
     std::vector<int64_t> steps;
     std::vector<char> caught, tagged, released, both;
     for (const Headline& h : snapshots) {
@@ -52,7 +53,7 @@ Emergence emergence(const std::vector<Headline>& snapshots, const std::vector<in
         e.max_catch = std::max(e.max_catch, h.catch_score);
         e.max_release = std::max(e.max_release, h.release);
     }
-    // A model with one layer has no catch or release at all (headline NaN): no maximum either.
+    // No snapshot with a catch value (a one-layer model's headline is NaN): no maximum either.
     const bool any_pair = std::any_of(snapshots.begin(), snapshots.end(),
                                       [](const Headline& h) { return !std::isnan(h.catch_score); });
     if (!snapshots.empty() && !any_pair) e.max_catch = e.max_release = std::numeric_limits<double>::quiet_NaN();
@@ -91,7 +92,7 @@ std::string emergence_story(const Emergence& e) {
     char buf[256];
     if (!mech.measured) {
         std::snprintf(buf, sizeof buf, "mechanism not measured (no snapshots)");
-    } else if (std::isnan(e.max_catch)) {
+    } else if (!e.has_pair) {
         std::snprintf(buf, sizeof buf, "no mechanism to measure (no catch/release pair with one layer)");
     } else if (mech.held_at_end && mech.switches <= 1) {
         std::snprintf(buf, sizeof buf, "mechanism formed at step %lld and held", static_cast<long long>(mech.first));

@@ -36,7 +36,10 @@ struct Emergence {
     std::array<Crossing, kMilestones> of;   // indexed by Milestone
     const Crossing& operator[](Milestone m) const { return of[static_cast<size_t>(m)]; }
     Crossing& operator[](Milestone m) { return of[static_cast<size_t>(m)]; }
-    double max_catch = 0, max_release = 0;  // over the snapshots (0 without)
+    double max_catch = 0, max_release = 0;  // over the snapshots (0 without; NaN when none has a value)
+    // has_catch_release_pair of the run's model: false (one layer), there is no mechanism
+    // to measure. Set by emergence(); a run file does not record it.
+    bool has_pair = true;
     // The first step from which each held for good (-1: not at the end), as before
     // emergence kept more: held_from of catch, tag, release and solved.
     int64_t catch_step = -1, tag_step = -1, release_step = -1, solved_step = -1;
@@ -45,14 +48,16 @@ struct Emergence {
 // snapshots: the headline of every snapshot, in step order (catch >= catch_threshold,
 // tag_lda >= tag_threshold, release >= release_threshold, mechanism = catch and release
 // at the same snapshot); metric_steps / eval_rel_error: the /metrics rows (solved =
-// eval_rel_error < success_rel_error), so solved is measured whatever the snapshots.
+// eval_rel_error < success_rel_error), so solved is measured whatever the snapshots;
+// model: the run's.
 Emergence emergence(const std::vector<Headline>& snapshots, const std::vector<int64_t>& metric_steps,
-                    const std::vector<double>& eval_rel_error, const AnalysisConfig& cfg);
+                    const std::vector<double>& eval_rel_error, const ModelConfig& model, const AnalysisConfig& cfg);
 
 // One clause on how the mechanism went, for the verdict's summary: "formed at step 540
 // and held", "formed at step 540, lost at step 12400 (8 switches)", "caught from step
 // 300 but never released (release at most 0.41)", "stalled before catch (catch at most
-// 0.17)", "mechanism not measured (no snapshots)".
+// 0.17)", "mechanism not measured (no snapshots)", "no mechanism to measure (no
+// catch/release pair with one layer)".
 std::string emergence_story(const Emergence& e);
 
 // A crossing in words: "held from step 540", "held from step 9220 (first at 540, 7

@@ -87,6 +87,14 @@ struct PairThresholds {
 };
 CatchReleasePair find_catch_release_pair(const MechanismMetrics& m, const PairThresholds* thresholds = nullptr);
 
+// Whether a model has catch/release pairs at all: catch in one layer and release in a
+// later one need two layers or more. Without (one layer), catch, release, the pair's
+// values, the mechanism and the causal tests do not exist: NaN in the run file, n/a in
+// words (docs/metrics.md). The overloads ask of a config and of what was measured on it.
+inline bool has_catch_release_pair(int n_layers) { return n_layers >= 2; }
+inline bool has_catch_release_pair(const ModelConfig& model) { return has_catch_release_pair(model.n_layers); }
+inline bool has_catch_release_pair(const MechanismMetrics& m) { return has_catch_release_pair(m.n_layers); }
+
 // model: has just run forward(params, probe); params: the same flat parameters.
 MechanismMetrics compute_mechanism(const Transformer& model, const real* params, const Batch& probe,
                                    const AnalysisConfig& cfg);

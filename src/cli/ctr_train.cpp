@@ -14,6 +14,7 @@
 #include "cli/common/flags.hpp"
 #include "cli/common/interrupt.hpp"
 #include "cli/common/progress.hpp"
+#include "analysis/mechanism.hpp"
 #include "config/load.hpp"
 #include "io/series_file.hpp"
 #include "run/run_name.hpp"
@@ -55,7 +56,7 @@ void explain_failure(const RunResult& r, const std::string& prog, const std::str
                      const std::vector<std::string>& sets, const Config& cfg, const std::string& out) {
     const Emergence& e = r.emergence;
     const Crossing& mech = e[Milestone::kMechanism];
-    if (cfg.model.n_layers < 2) {
+    if (!has_catch_release_pair(cfg.model)) {
         // Not a matter of the seed: the mechanism needs a layer to catch and a later one to release.
         std::printf("what this means: a one-layer model has no catch/release pair (catch in one layer, release in a "
                     "later one; docs/metrics.md), so it cannot form the mechanism: catch, release and the causal "

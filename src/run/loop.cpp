@@ -152,7 +152,7 @@ LoopResult run_training(Trainer& trainer, RunFileWriter& file, const LoopHooks& 
         result.final_eval = {report.eval_loss, report.eval_rel_error};
         result.verdict = diverged_verdict(divergence, result.final_eval.rel_error);
         const MetricsTable rows = file.reader().metrics();
-        result.emergence = emergence(history, rows.step, rows.eval_rel_error, cfg.analysis);
+        result.emergence = emergence(history, rows.step, rows.eval_rel_error, cfg.model, cfg.analysis);
         file.write_verdict({result.verdict, result.emergence, result.causal});
         file.set_status(schema::kDiverged);
         file.flush();
@@ -169,7 +169,7 @@ LoopResult run_training(Trainer& trainer, RunFileWriter& file, const LoopHooks& 
         result.final_eval = last_eval && last_eval->first == s.step ? last_eval->second : trainer.evaluate();
         result.verdict = judge(m, result.final_eval.rel_error, cfg.analysis);
         const MetricsTable rows = file.reader().metrics();  // this session's rows and a resumed run's earlier ones
-        result.emergence = emergence(history, rows.step, rows.eval_rel_error, cfg.analysis);
+        result.emergence = emergence(history, rows.step, rows.eval_rel_error, cfg.model, cfg.analysis);
         result.verdict.summary += "; " + emergence_story(result.emergence);
         result.causal = causal_tests(cfg, s.params.data(), trainer.probe_batch(), m);
         if (divergence.step >= 0 || !std::isfinite(result.final_eval.rel_error)) {
