@@ -60,6 +60,7 @@ int run_capture(const std::vector<std::string>& args, std::string& output) {
 
 // Where execvp would find program, or "" when no directory of PATH (unset: the
 // system's default, as for execvp) holds an executable of that name.
+// Not boost::process::search_path: it needs Boost.Filesystem linked, and finds nothing when PATH is unset.
 std::string find_on_path(const std::string& program, std::string& searched) {
     const char* env = std::getenv("PATH");
     searched = env ? env : "/bin:/usr/bin";
