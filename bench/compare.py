@@ -22,7 +22,8 @@ Cases (all one thread per process: OMP_NUM_THREADS=1, torch.set_num_threads(1)):
            at that pace; no PyTorch peer
 The machine is shared: wall times move with the load of the other core; CPU times and
 the ratios of alternating runs move less. Needs a Release build with the benchmarks
-(the default). Exits 1 if a program fails.
+(the default) and, for the larger case, bench_step_f32 (-DCTR_BUILD_BENCH_F32=ON).
+Exits 1 if a program fails.
 """
 import argparse
 import os
@@ -114,9 +115,12 @@ def main():
     b = os.path.abspath(args.build)
     train_bin, sweep_bin = os.path.join(b, "ctr-train"), os.path.join(b, "ctr-sweep")
     step64, step32 = os.path.join(b, "bench", "bench_step"), os.path.join(b, "bench", "bench_step_f32")
-    for f in (train_bin, sweep_bin, step64, step32):
+    for f in (train_bin, sweep_bin, step64):
         if not os.path.exists(f):
             sys.exit(f"compare.py: {f} not found: build with the benchmarks first (README)")
+    if "larger" in args.only and not os.path.exists(step32):
+        sys.exit(f"compare.py: {step32} not found: the larger case needs it; configure with "
+                 f"cmake -S {ROOT} -B {b} -DCTR_BUILD_BENCH_F32=ON and build, or leave out larger (--only ...)")
     print(f"machine: {machine(step64)}; load {load():.1f}", flush=True)
     R = args.repeats
     tmp = tempfile.mkdtemp(prefix="ctr-compare-")
