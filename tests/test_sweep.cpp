@@ -408,6 +408,27 @@ TEST_CASE("ctr-sweep: a second driver on the same directory is refused, and a fa
     CHECK(st.out.find("1 complete, 1 failed") != std::string::npos);
 }
 
+TEST_CASE("ctr-sweep --help, status --help and collect --help exit 0 with the usage; status of no directory is 2",
+          "[sweep][cli]") {
+    TempDir t("sweep_help");
+    for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+             {"--help"}, {"submit", "--help"}, {"status", "--help"}, {"collect", "-h"}}) {
+        const Result r = run_sweep_cmd(args, t.dir);
+        INFO(args.front() << " " << args.back() << ": " << r.err);
+        CHECK(r.code == 0);
+        CHECK_THAT(r.out, Catch::Matchers::Contains("usage: ctr-sweep SWEEP.yaml"));
+        CHECK_THAT(r.out, Catch::Matchers::Contains("ctr-sweep status DIR"));
+        CHECK(r.err.empty());
+    }
+    // Without a directory it is still a usage error, and a directory that is not a sweep is 2.
+    CHECK(run_sweep_cmd({"status"}, t.dir).code == 2);
+    CHECK(run_sweep_cmd({"collect", "--out"}, t.dir).code == 2);
+    const Result none = run_sweep_cmd({"status", "."}, t.dir);
+    CHECK(none.code == 2);
+    CHECK_THAT(none.err, Catch::Matchers::Contains("not a sweep directory"));
+    CHECK_FALSE(fs::exists(t.dir / "index.csv"));
+}
+
 TEST_CASE("ctr-sweep submit --dry-run prints the array and collect scripts and submits nothing", "[sweep][cli]") {
     TempDir t("sweep_submit");
     const std::string sweep = t.write("tiny.yaml", tiny_sweep("grid:\n  train.lr: [0.05, 0.01]\n", "0..2"));

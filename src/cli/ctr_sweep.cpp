@@ -27,6 +27,12 @@ const char* const kUsage =
     "       ctr-sweep collect DIR\n"
     "       ctr-sweep submit SWEEP.yaml --array N [--out DIR] [--set ...] [--seeds ...] [--dry-run] [-- SBATCH_OPTIONS...]\n";
 
+const char* const kStatusHelp =
+    "status DIR prints the counts and the per-point table of the sweep in DIR, read from its\n"
+    "run files (also while the sweep runs); collect DIR does the same and writes the index\n"
+    "(index.csv, points.csv, index.h5). Both exit 0, or 2 when DIR is not a sweep directory.\n"
+    "\nSweep files, the index and Slurm: docs/sweeps.md.\n";
+
 // The binaries beside this one.
 fs::path self_dir() {
     std::error_code ec;
@@ -39,6 +45,11 @@ std::string default_dir(const std::string& sweep_path) { return "sweeps/" + fs::
 int run(int argc, char** argv) {
     std::vector<std::string> args(argv + 1, argv + argc);
     if (!args.empty() && (args[0] == "status" || args[0] == "collect")) {
+        // `ctr-sweep status --help` asks for the usage, as `ctr-sweep submit --help` does.
+        if (args.size() == 2 && (args[1] == "--help" || args[1] == "-h")) {
+            std::cout << kUsage << "\n" << kStatusHelp;
+            return 0;
+        }
         if (args.size() != 2 || args[1].empty() || args[1][0] == '-')
             throw UsageError("ctr-sweep " + args[0] + ": expected the sweep directory, e.g. ctr-sweep " + args[0] +
                         " sweeps/phase\n" + kUsage);
