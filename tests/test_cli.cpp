@@ -265,3 +265,27 @@ TEST_CASE("a failed run says what it means and what to try, with commands that w
     CHECK(again.code == 0);
     CHECK_THAT(again.out, Catch::Matchers::Contains("done: 300 steps"));
 }
+
+TEST_CASE("a run that formed the mechanism and lost it points at ctr-plot, which exists, to see it", "[cli]") {
+    TempDir t("cli_lost");
+    // Seed 0's first steps, with thresholds low enough that catch and release hold at
+    // step 0 and release is lost by step 120 (the analysis keys change no trained number).
+    const Result r = run_ctr({minimal_config(), "--seed", "0", "--set", "train.steps=300", "--set",
+                              "analysis.catch_threshold=0.05", "--set", "analysis.release_threshold=0.2", "--out",
+                              "lost.h5", "--quiet"},
+                             t.dir);
+    INFO("stdout: " << r.out << "stderr: " << r.err);
+    REQUIRE(r.code == 0);
+    CHECK_THAT(r.out, Catch::Matchers::Contains("what this means: the mechanism formed at step 0 and was lost for good"));
+    const std::string label = "the model when it had the mechanism:  ";
+    const size_t at = r.out.find(label);
+    REQUIRE(at != std::string::npos);
+    std::vector<std::string> words;
+    std::istringstream line(r.out.substr(at + label.size(), r.out.find('\n', at) - at - label.size()));
+    for (std::string w; line >> w;) words.push_back(w);
+    REQUIRE(words.size() == 3);
+    CHECK(words[0] == std::string(CTR_BINARY_DIR) + "/ctr-plot");
+    CHECK(fs::exists(words[0]));
+    CHECK(words[1] == "run");
+    CHECK(fs::exists(t.dir / words[2]));
+}

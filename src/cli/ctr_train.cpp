@@ -109,8 +109,11 @@ void explain_failure(const RunResult& r, const std::string& prog, const std::str
     if (fs::exists(sweep) && fs::exists(sweep_file))
         std::printf("             the rate over seeds:  %s %s --seeds 0..19 --out runs/paper-seeds\n", sweep.c_str(),
                     sweep_file.c_str());
-    if (mech.measured && mech.first >= 0 && !mech.held_at_end)
-        std::printf("             the model when it had the mechanism:  /usr/bin/python3 tools/plot_run.py %s\n", out.c_str());
+    // ctr-plot run draws the snapshots around the emergence steps and a movie of every
+    // snapshot, so the steps that had the mechanism are in its figures (docs/plots.md).
+    const std::string plot = (fs::path(prog).parent_path() / "ctr-plot").string();
+    if (mech.measured && mech.first >= 0 && !mech.held_at_end && fs::exists(plot))
+        std::printf("             the model when it had the mechanism:  %s run %s\n", plot.c_str(), out.c_str());
 }
 
 void print_summary(const RunResult& r, const std::string& out) {
