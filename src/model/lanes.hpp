@@ -10,7 +10,7 @@
 // reduction x = n ln2 + r with |r| <= ln2/2 (Cody-Waite, ln2 in two parts), the Taylor
 // polynomial of e^r to degree 13 (degree 7 in float), and 2^n built in the exponent
 // bits, in two halves so that results down into the subnormals are right. Within one
-// ulp of the exact value (tests/test_exp.cpp); no table, no branch, NaN propagates.
+// ulp of the exact value (tests/test_simd.cpp, [exp]); no table, no branch, NaN propagates.
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
