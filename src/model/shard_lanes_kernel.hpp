@@ -1,8 +1,8 @@
 #pragma once
 // The shard-lane kernel (shard_lanes.hpp says what it computes), written once for every
 // vector width W. Each instruction set's entry points are compiled in a file of their
-// own (shard_lanes_scalar.cpp, shard_lanes_avx2.cpp, shard_lanes_avx512.cpp), so that the
-// build compiles them side by side; shard_lanes.cpp picks one at run time.
+// own (shard_lanes_scalar.cpp, shard_lanes_sse2.cpp, shard_lanes_avx2.cpp,
+// shard_lanes_avx512.cpp), so that the build compiles them side by side; shard_lanes.cpp picks one at run time.
 //
 // Every function below is the row path's (layers.cpp, attention.cpp, transformer.cpp)
 // with a vector of W shards' values in place of each number: lane w of group g is shard

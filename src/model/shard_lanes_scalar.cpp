@@ -1,12 +1,12 @@
-// The shard-lane kernel's entry points without an instruction-set target: one lane, and
-// on x86-64 the SSE2 pair every such CPU has (shard_lanes_kernel.hpp).
+// The shard-lane kernel's one-lane entry point (shard_lanes_kernel.hpp): the fallback off
+// x86-64, and the reference the tests compare every width with. Compiled at -O2
+// (CMakeLists.txt): at -O3 GCC spends 80 s of one core on this one instantiation, five
+// times what -O2 takes, and the optimisation level cannot change the bits (no FMA
+// contraction, no fast-math), only this rarely used path's speed.
 #include "model/shard_lanes_kernel.hpp"
 
 namespace ctr::shard_lanes_detail {
 
 CTR_DEFINE_GROUP(scalar, , 1)
-#if defined(__x86_64__) && defined(__GNUC__)
-CTR_DEFINE_GROUP(sse2, , lanes_of(16))
-#endif
 
 }  // namespace ctr::shard_lanes_detail
