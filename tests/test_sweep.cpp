@@ -2,8 +2,11 @@
 // binary on tiny sweeps (a few runs of 40 steps): the index, reruns, shards, the driver
 // lock, a failed run, and bit-identity with ctr-train.
 #include <sys/file.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
+#include <iterator>
 #include <set>
 #include <regex>
 
@@ -11,6 +14,7 @@
 #include "config/load.hpp"
 #include "helpers/sweep.hpp"
 #include "io/h5.hpp"
+#include "io/table.hpp"
 #include "run/run_name.hpp"
 #include "run/sweep_index.hpp"
 #include "run/sweep_spec.hpp"
@@ -473,4 +477,24 @@ TEST_CASE("ctr-sweep: a diverged run exits 3 as in ctr-train, is 'diverged' in t
     const Result again = run_sweep_cmd({sweep, "--out", "out", "-q"}, t.dir);
     CHECK(again.code == 0);
     CHECK(read_file_bytes(t.dir / "out/index.csv") == csv);
+}
+
+TEST_CASE("a table that cannot replace its file names the system's reason", "[sweep]") {
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::temp_directory_path() / ("ctr-table-" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir / "index.csv" / "x");  // a non-empty directory where the file goes
+    ctr::Table t;
+    t.columns.push_back({"seed", "", std::vector<int64_t>{0, 1}});
+    try {
+        ctr::write_table_csv(t, (dir / "index.csv").string());
+        FAIL("write_table_csv replaced a directory");
+    } catch (const std::exception& e) {
+        const std::string what = e.what();
+        CHECK(what.find("cannot write " + (dir / "index.csv").string() + ": ") == 0);
+        CHECK(what.find("Success") == std::string::npos);  // the rename's error, not the clean-up's
+    }
+    CHECK(fs::is_directory(dir / "index.csv" / "x"));
+    CHECK(std::distance(fs::directory_iterator(dir), fs::directory_iterator{}) == 1);  // no temporary left
+    fs::remove_all(dir);
 }

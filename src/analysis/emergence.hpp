@@ -38,7 +38,8 @@ struct Emergence {
     Crossing& operator[](Milestone m) { return of[static_cast<size_t>(m)]; }
     double max_catch = 0, max_release = 0;  // over the snapshots (0 without; NaN when none has a value)
     // has_catch_release_pair of the run's model: false (one layer), there is no mechanism
-    // to measure. Set by emergence(); a run file does not record it.
+    // to measure. Set by emergence(); a run file does not record it, so a reader sets it
+    // from the file's config (run/start.cpp, a resume with nothing to do).
     bool has_pair = true;
     // The first step from which each held for good (-1: not at the end), as before
     // emergence kept more: held_from of catch, tag, release and solved.

@@ -30,7 +30,8 @@ const char* const kUsage =
 const char* const kStatusHelp =
     "status DIR prints the counts and the per-point table of the sweep in DIR, read from its\n"
     "run files (also while the sweep runs); collect DIR does the same and writes the index\n"
-    "(index.csv, points.csv, index.h5). Both exit 0, or 2 when DIR is not a sweep directory.\n"
+    "(index.csv, points.csv, index.h5). Both exit 0, or 2 when DIR is not a sweep directory;\n"
+    "collect exits 1 when it cannot write the index.\n"
     "\nSweep files, the index and Slurm: docs/sweeps.md.\n";
 
 // The binaries beside this one.

@@ -37,7 +37,8 @@ void replace(const std::string& tmp, const std::string& path) {
     std::error_code ec;
     fs::rename(tmp, path, ec);
     if (ec) {
-        fs::remove(tmp, ec);
+        std::error_code ignored;  // the rename's error is the one to report
+        fs::remove(tmp, ignored);
         throw h5::IoError("cannot write " + path + ": " + ec.message());
     }
 }

@@ -10,7 +10,7 @@
 // simd_level() picks (model/simd.hpp); results are the same bits at every width.
 // scratch: attention_scratch_size(T, Dh) reals, or nullptr to allocate one per call.
 // layout: where the pattern goes. canonical is (B, H, T, T) as above; lanes is a private
-// order (the vector lanes' own, attention.cpp) that only attention_backward reads, for
+// order (the vector lanes' own, attention_kernel.hpp) that only attention_backward reads, for
 // the training step, which needs no one else to read it: it saves moving every value
 // between lanes. backward must be given the layout forward used.
 // add_to: backward adds to dq, dk, dv (true) or writes them, bit for bit what adding

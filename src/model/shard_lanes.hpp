@@ -50,7 +50,7 @@ private:
     std::vector<int> row_of_;     // (n_ctx (n_ctx + 1) / 2) the query of each causal pattern entry
     std::vector<real> zeros_;     // (n_ctx) inputs of a lane past the end of its shard
     std::vector<int> izeros_;     // (n_ctx)
-    size_t lane_size_ = 0;     // reals of one lane's workspace (shard_lanes.cpp: Offsets)
+    size_t lane_size_ = 0;     // reals of one lane's workspace (shard_lanes_kernel.hpp: Offsets)
     std::vector<real> work_;   // (kLanes, lane_size_) + alignment; groups of W lanes side by side
 };
 

@@ -2,9 +2,10 @@
 // The shard-lane kernel (shard_lanes.hpp says what it computes), written once for every
 // vector width W. Each instruction set's entry points are compiled in a file of their
 // own (shard_lanes_scalar.cpp, shard_lanes_sse2.cpp, shard_lanes_avx2.cpp,
-// shard_lanes_avx512.cpp), so that the build compiles them side by side; shard_lanes.cpp picks one at run time.
+// shard_lanes_avx512.cpp), so that the build compiles them side by side; shard_lanes.cpp
+// picks one at run time.
 //
-// Every function below is the row path's (layers.cpp, attention.cpp, transformer.cpp)
+// Every function below is the row path's (layers.cpp, attention_kernel.hpp, transformer.cpp)
 // with a vector of W shards' values in place of each number: lane w of group g is shard
 // g * W + w, and a "slot" is one sequence of each of the W shards (the i-th of each).
 // Per element they do the same IEEE operations in the same order as the row kernels, so
@@ -384,7 +385,7 @@ template <int W, class S, bool kTail>
 }
 
 // ----------------------------------------------------------------------------
-// causal softmax attention of head h (attention.cpp: forward_group / backward_group)
+// causal softmax attention of head h (attention_kernel.hpp: forward_group / backward_group)
 // mask: (T) loss weights; only queries with a non-zero weight are computed (the last
 // block of the loss-only forward); nullptr: all.
 

@@ -1,7 +1,7 @@
 #pragma once
-// Which vector instructions the kernels (attention_*.cpp, shard_lanes_*.cpp) use, chosen at run
-// time from what the processor offers (the build itself targets plain x86-64). Every
-// level gives bit-identical results (src/model/lanes.hpp); the level only sets speed.
+// Which vector instructions the kernels (attention_*.cpp, shard_lanes_*.cpp, matmul.cpp)
+// use, chosen at run time from what the processor offers (the build itself targets plain
+// x86-64). Every level gives bit-identical results (src/model/lanes.hpp); the level only sets speed.
 #include <string>
 
 namespace ctr {

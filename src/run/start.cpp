@@ -9,6 +9,7 @@
 
 #include <unistd.h>
 
+#include "analysis/mechanism.hpp"
 #include "config/load.hpp"
 #include "io/file_check.hpp"
 #include "io/file_repair.hpp"
@@ -272,6 +273,7 @@ Run resume_run(const std::string& path, const std::vector<std::string>& lengthen
                     stored.end = LoopEnd::kFinished;
                     stored.verdict = v->verdict;
                     stored.emergence = v->emergence;
+                    stored.emergence.has_pair = has_catch_release_pair(cfg.model);  // not in the file
                     // The file records the crossings, not the peaks a failed run's hint quotes.
                     for (const Headline& h : reader.headlines()) {
                         stored.emergence.max_catch = std::max(stored.emergence.max_catch, h.catch_score);
