@@ -4,6 +4,7 @@
 # against PyTorch). scripts/setup.sh installs them too, with everything else. Not needed
 # to build ctr.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/packages.sh
 apt-get update -q
-DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3 python3-h5py python3-numpy \
-  python3-xarray python3-h5netcdf python3-pandas python3-matplotlib python3-pil python3-torch python3-yaml
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${CTR_PYTHON_PACKAGES[@]}"

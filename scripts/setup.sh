@@ -1,17 +1,12 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package ctr needs (idempotent; run as root), then configures
-# and builds ctr in build/ (Release). The Python packages serve python/ and tools/ (and
-# their tests); slurm-wlm and munge the single-node cluster the Slurm test starts
-# (scripts/slurm-up.sh); ffmpeg the MP4 movie of ctr-plot. When everything is installed,
-# no apt-get runs at all.
+# and builds ctr in build/ (Release). The packages, and what each serves, are listed in
+# scripts/packages.sh. When everything is installed, no apt-get runs at all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(build-essential cmake pkg-config git libeigen3-dev libboost-program-options-dev libboost-dev
-          libhdf5-dev hdf5-tools libyaml-cpp-dev libdeflate-dev catch2
-          slurm-wlm munge ffmpeg
-          python3 python3-h5py python3-numpy python3-xarray python3-h5netcdf python3-pandas
-          python3-matplotlib python3-pil python3-torch python3-yaml)
+source scripts/packages.sh
+packages=("${CTR_BUILD_PACKAGES[@]}" "${CTR_SYSTEM_PACKAGES[@]}" "${CTR_PYTHON_PACKAGES[@]}")
 # One dpkg-query for all: the installed ones print "NAME install ok installed".
 installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${packages[@]}" 2>/dev/null | awk '/ install ok installed$/ {print $1}' || true)
 missing=()
