@@ -2,7 +2,7 @@
 
 #include <vector>
 
-#include "model/attention_kernel.hpp"
+#include "model/attention_levels.hpp"
 #include "model/simd.hpp"
 
 namespace ctr {

@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <utility>
 
-#include "model/shard_lanes_kernel.hpp"
+#include "model/shard_lanes_levels.hpp"
 #include "model/simd.hpp"
 
 namespace ctr {
