@@ -100,6 +100,18 @@ TEST_CASE("ctr-sweep: a sweep directory that is a file or read-only, and submit 
                                                     t.path("empty_bin") + "): "));
     CHECK_THAT(sub.err, Catch::Matchers::Contains("nothing was written"));
     CHECK_FALSE(fs::exists(t.dir / "out"));
+    // submit with sbatch at hand (never called: the directory fails first), --out below a file.
+    fs::create_directories(t.dir / "bin");
+    t.write("bin/sbatch", "#!/bin/sh\nexit 1\n");
+    fs::permissions(t.dir / "bin/sbatch", fs::perms::owner_all);
+    const Result sub_file = run_command({"/usr/bin/env", "PATH=" + t.path("bin") + ":/usr/bin:/bin", ctr_sweep_path(),
+                                         "submit", sweep, "--array", "2", "--out", "plain_file/sub"},
+                                        t.dir);
+    INFO(sub_file.err);
+    CHECK(sub_file.code == 2);
+    CHECK_THAT(sub_file.err, Catch::Matchers::StartsWith("ctr-sweep: error: --out plain_file/sub: "));
+    CHECK_THAT(sub_file.err,
+               Catch::Matchers::EndsWith("plain_file is a file, not a directory (expected the sweep directory)\n"));
 
     ReadOnlyDir ro(t.dir / "ro");
     if (!ro.mounted()) {

@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "run/sweep_driver.hpp"
+#include "util/dir_problem.hpp"
 
 namespace ctr {
 
@@ -139,7 +140,7 @@ int submit_sweep(const SweepSpec& spec, const SubmitOptions& opt) {
     }
     std::error_code ec;
     fs::create_directories(dir + "/slurm", ec);
-    if (ec) throw SweepRefused("--out " + opt.dir + ": cannot create " + dir + "/slurm: " + ec.message());
+    if (ec) throw SweepRefused("--out " + opt.dir + ": " + dir_problem(dir + "/slurm", ec) + " (expected the sweep directory)");
     // The plan first: the array's tasks and the collect job read it.
     const std::string plan_path = dir + "/sweep.yaml";
     if (fs::exists(plan_path)) {
