@@ -58,7 +58,7 @@ def plot_run(path, out=None, fmt="png", seq=0, movie_on=True, fps=8):
         print(f"{path}: no snapshots (log.snapshots: false): no attention, residual or movie figures",
               file=sys.stderr)
     causal = run_figures.causal_figure(run)
-    if causal is None and run.verdict and int(run.verdict.get("causal_layer", 0)) < 0:
+    if causal is None and run_figures.one_layer(run):
         print(f"{path}: one layer, so no catch head and no causal tests: no causal-test figure", file=sys.stderr)
     elif causal is None:
         print(f"{path}: no verdict yet (status {run.attrs.get('status')}): no causal-test figure", file=sys.stderr)

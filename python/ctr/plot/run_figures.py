@@ -262,13 +262,19 @@ def residual_figure(run, steps=None):
 CAUSAL = [("clean_loss", "clean"), ("catch_ablated_loss", "catch ablated"), ("tag_ablated_loss", "tag ablated")]
 
 
+def one_layer(run):
+    """Whether run's verdict is a one-layer model's: no catch head (causal_layer -1), so
+    no causal tests (docs/metrics.md)."""
+    return bool(run.verdict) and int(run.verdict.get("causal_layer", 0)) < 0
+
+
 @style.paper
 def causal_figure(run):
     """Probe loss of the final model, clean and with the catch or the tag ablated (the
     verdict's causal tests, docs/metrics.md), log scale. None without a verdict, and for a
     one-layer model (no catch head: no tests, the losses are NaN)."""
     v = run.verdict
-    if not v or "clean_loss" not in v or int(v.get("causal_layer", 0)) < 0:
+    if not v or "clean_loss" not in v or one_layer(run):
         return None
     fig = style.figure(style.COLUMN_WIDTH, 2.6)
     ax = fig.subplots()
