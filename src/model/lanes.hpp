@@ -1,8 +1,8 @@
 #pragma once
 // Lanes: W values of one type side by side in a GCC vector (vector_size), with the
 // elementwise IEEE arithmetic the scalar code does. The kernels written on them
-// (src/model/attention_kernel.hpp, shard_lanes_kernel.hpp) run one sequence per lane, each lane doing exactly the
-// scalar code's operations in the scalar code's order, so every width gives the same
+// (src/model/attention_kernel.hpp, shard_lanes_kernel.hpp) run one sequence (or shard)
+// per lane, each lane doing exactly the scalar code's operations in the scalar code's order, so every width gives the same
 // bits. The vector width is a compiler detail: a 64-byte vector compiled for SSE2
 // becomes four 16-byte operations with the same results.
 //
